@@ -1,0 +1,3 @@
+from atrium.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""OpenAI's error envelope, and the one mapping from Atrium's exceptions to HTTP.
+
+``{"error": {"message", "type", "param", "code"}}`` with the status OpenAI uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from atrium.api.validation import error_from_validation
+from atrium.errors import (
+    AtriumError,
+    ClientDisconnectedError,
+    ContextLengthExceededError,
+    EngineError,
+    EngineOverloadedError,
+    EngineUnavailableError,
+    InvalidRequestError,
+    MalformedBodyError,
+    MissingParameterError,
+    ModelNotFoundError,
+    UnknownParameterError,
+    UnsupportedParameterError,
+)
+
+logger = logging.getLogger("atrium.api")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorKind:
+    status: int
+    type: str
+    code: str | None
+
+
+# Most specific class first: the first ``isinstance`` match wins.
+OPENAI_ERROR_KINDS: tuple[tuple[type[AtriumError], ErrorKind], ...] = (
+    (ClientDisconnectedError, ErrorKind(499, "client_closed_request", None)),
+    (MalformedBodyError, ErrorKind(400, "invalid_request_error", None)),
+    (MissingParameterError, ErrorKind(400, "invalid_request_error", "missing_required_parameter")),
+    (UnknownParameterError, ErrorKind(400, "invalid_request_error", "unknown_parameter")),
+    (UnsupportedParameterError, ErrorKind(400, "invalid_request_error", "unsupported_parameter")),
+    (
+        ContextLengthExceededError,
+        ErrorKind(400, "invalid_request_error", "context_length_exceeded"),
+    ),
+    (InvalidRequestError, ErrorKind(400, "invalid_request_error", "invalid_value")),
+    (ModelNotFoundError, ErrorKind(404, "invalid_request_error", "model_not_found")),
+    (EngineOverloadedError, ErrorKind(429, "rate_limit_error", "engine_overloaded")),
+    (EngineUnavailableError, ErrorKind(503, "server_error", "engine_unavailable")),
+    (EngineError, ErrorKind(500, "server_error", "engine_error")),
+)
+INTERNAL_ERROR = ErrorKind(500, "server_error", None)
+INTERNAL_ERROR_MESSAGE = "The server had an error while processing your request."
+
+
+def openai_error_kind(exc: AtriumError) -> ErrorKind:
+    for error_class, kind in OPENAI_ERROR_KINDS:
+        if isinstance(exc, error_class):
+            return kind
+    return INTERNAL_ERROR
+
+
+def openai_error_body(message: str, kind: ErrorKind, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind.type, "param": param, "code": kind.code}}
+
+
+def openai_error_payload(exc: AtriumError) -> tuple[ErrorKind, dict[str, Any]]:
+    kind = openai_error_kind(exc)
+    return kind, openai_error_body(exc.message, kind, exc.param)
+
+
+def openai_error_response(exc: AtriumError) -> JSONResponse:
+    kind, body = openai_error_payload(exc)
+    headers = {}
+    if isinstance(exc, EngineOverloadedError):
+        headers["retry-after"] = str(max(1, round(exc.retry_after_s)))
+    return JSONResponse(body, status_code=kind.status, headers=headers)
+
+
+async def _atrium_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AtriumError)
+    if openai_error_kind(exc).status >= 500:
+        logger.error("request failed: %s", exc.message)
+    return openai_error_response(exc)
+
+
+async def _validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return openai_error_response(error_from_validation(exc.errors()))
+
+
+async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        message = f"Invalid URL ({request.method} {request.url.path})"
+    elif exc.status_code == 405:
+        message = f"Method {request.method} is not allowed for {request.url.path}"
+    else:
+        message = str(exc.detail)
+    kind = ErrorKind(exc.status_code, "invalid_request_error", None)
+    return JSONResponse(
+        openai_error_body(message, kind), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(openai_error_body(INTERNAL_ERROR_MESSAGE, INTERNAL_ERROR), status_code=500)
+
+
+def install_openai_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AtriumError, _atrium_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(Exception, _unexpected_error_handler)

@@ -1,0 +1,1 @@
+"""The OpenAI v1 dialect."""

@@ -1,0 +1,1 @@
+"""Engines: everything that turns a canonical request into tokens lives behind ``Engine``."""

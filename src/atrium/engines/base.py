@@ -1,0 +1,130 @@
+"""The engine interface.
+
+The gateway and the HTTP API depend on nothing else of an engine. An engine streams a
+generation for a canonical request as a sequence of events:
+
+1. exactly one ``PromptProcessed`` (how many tokens the prompt took),
+2. zero or more ``TokenDelta`` (new text and the token ids that produced it),
+3. exactly one ``GenerationFinished`` (why it stopped, with the final token counts).
+
+Errors before the first event (unknown model, prompt too long) are raised as the typed
+exceptions of ``atrium.errors``. Closing the async iterator early (``aclose()``, or the task
+consuming it being cancelled) aborts the generation and frees its resources at once.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a conversation, already reduced to plain text."""
+
+    role: Role
+    content: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    """How to pick tokens. ``temperature == 0`` means greedy decoding."""
+
+    max_tokens: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """A canonical generation request: either a chat (``messages``) or a raw ``prompt``."""
+
+    request_id: str
+    model: str
+    sampling: SamplingParams
+    messages: tuple[ChatMessage, ...] | None = None
+    prompt: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("a GenerationRequest needs exactly one of messages or prompt")
+
+
+@dataclass(frozen=True, slots=True)
+class PromptProcessed:
+    prompt_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenDelta:
+    text: str
+    token_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationFinished:
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+
+
+GenerationEvent = PromptProcessed | TokenDelta | GenerationFinished
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model an engine serves, as listed by ``GET /v1/models``."""
+
+    id: str
+    context_size: int
+    owned_by: str = "atrium"
+    created: int = 0
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineHealth:
+    ready: bool
+    detail: str = ""
+
+
+class Engine(abc.ABC):
+    """What every engine (embedded llama.cpp, HTTP upstream, fake) implements."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Load models / open connections. Called once from the app's lifespan."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Abort running work and release every resource. Idempotent."""
+
+    @abc.abstractmethod
+    def models(self) -> Sequence[ModelInfo]:
+        """The models this engine serves (may be empty before ``start``)."""
+
+    @abc.abstractmethod
+    def health(self) -> EngineHealth:
+        """Whether the engine can take requests now."""
+
+    @abc.abstractmethod
+    async def count_tokens(self, model: str, text: str) -> int:
+        """Number of tokens ``text`` takes for ``model`` (no special tokens added)."""
+
+    @abc.abstractmethod
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+        """Stream the events of one generation (see the module docstring)."""
+
+    @abc.abstractmethod
+    async def abort(self, request_id: str) -> None:
+        """Stop the generation with this id, if it is running. Unknown ids are ignored."""

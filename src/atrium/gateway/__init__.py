@@ -1,0 +1,1 @@
+"""The gateway pipeline: the same for every dialect and every engine."""

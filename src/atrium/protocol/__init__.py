@@ -1,0 +1,1 @@
+"""Wire models of the APIs Atrium speaks, and their conversion to canonical requests."""

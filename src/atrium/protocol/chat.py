@@ -1,0 +1,190 @@
+"""OpenAI chat completions: request and response models, and the canonical conversion."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+from atrium.engines.base import ChatMessage, GenerationRequest, Role, SamplingParams
+from atrium.errors import InvalidRequestError, UnsupportedParameterError
+from atrium.protocol.common import SamplingFields, check_max_tokens
+
+# Parameters of OpenAI's chat API that Atrium does not implement yet, with the values that
+# request nothing (and therefore pass).
+CHAT_NEUTRAL_VALUES: dict[str, tuple[Any, ...]] = {
+    "n": (1,),
+    "logprobs": (False,),
+    "top_logprobs": (0,),
+    "logit_bias": ({},),
+    "response_format": ({"type": "text"},),
+    "tools": ([],),
+    "tool_choice": ("none",),
+    "parallel_tool_calls": (),
+    "functions": ([],),
+    "function_call": ("none",),
+    "store": (False,),
+    "metadata": ({},),
+    "service_tier": ("auto", "default"),
+    "modalities": (["text"],),
+    "audio": (),
+    "prediction": (),
+    "reasoning_effort": (),
+    "web_search_options": (),
+    "verbosity": (),
+    "prompt_cache_key": (),
+    "safety_identifier": (),
+}
+
+ROLE_ALIASES: dict[str, Role] = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+}
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessageParam(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    function_call: dict[str, Any] | None = None
+    refusal: str | None = None
+    audio: dict[str, Any] | None = None
+
+    def to_canonical(self, index: int) -> ChatMessage:
+        where = f"messages[{index}]"
+        if self.role not in ROLE_ALIASES:
+            raise UnsupportedParameterError(
+                f"Unsupported value: messages with role '{self.role}' are not supported by "
+                "Atrium yet.",
+                param=f"{where}.role",
+            )
+        for field_name in ("tool_calls", "function_call", "audio"):
+            if getattr(self, field_name):
+                raise UnsupportedParameterError(
+                    f"Unsupported parameter: '{where}.{field_name}' is not supported by "
+                    "Atrium yet.",
+                    param=f"{where}.{field_name}",
+                )
+        return ChatMessage(role=ROLE_ALIASES[self.role], content=self._text(where), name=self.name)
+
+    def _text(self, where: str) -> str:
+        if self.content is None:
+            if self.role == "assistant":
+                return ""
+            raise InvalidRequestError(
+                f"Invalid value for '{where}.content': expected a string or an array of "
+                "content parts, got null.",
+                param=f"{where}.content",
+            )
+        if isinstance(self.content, str):
+            return self.content
+        texts: list[str] = []
+        for position, part in enumerate(self.content):
+            if part.type != "text" or part.text is None:
+                raise UnsupportedParameterError(
+                    f"Unsupported content part type '{part.type}': Atrium accepts text parts only.",
+                    param=f"{where}.content[{position}].type",
+                )
+            texts.append(part.text)
+        return "".join(texts)
+
+
+class ChatCompletionRequest(SamplingFields):
+    messages: list[ChatMessageParam] = Field(min_length=1)
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+
+    def to_canonical(self, request_id: str) -> GenerationRequest:
+        self.check_extra_parameters(CHAT_NEUTRAL_VALUES)
+        max_tokens = check_max_tokens(self.max_completion_tokens, "max_completion_tokens")
+        if max_tokens is None:
+            max_tokens = check_max_tokens(self.max_tokens, "max_tokens")
+        messages = tuple(message.to_canonical(index) for index, message in enumerate(self.messages))
+        return GenerationRequest(
+            request_id=request_id,
+            model=self.model,
+            messages=messages,
+            sampling=sampling_params(self, max_tokens),
+        )
+
+
+def sampling_params(fields: SamplingFields, max_tokens: int | None) -> SamplingParams:
+    return SamplingParams(
+        max_tokens=max_tokens,
+        temperature=1.0 if fields.temperature is None else fields.temperature,
+        top_p=1.0 if fields.top_p is None else fields.top_p,
+        seed=fields.seed,
+        presence_penalty=fields.presence_penalty or 0.0,
+        frequency_penalty=fields.frequency_penalty or 0.0,
+        stop=fields.stop_sequences(),
+    )
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+    refusal: None = None
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: AssistantMessage
+    logprobs: None = None
+    finish_reason: str
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
+    system_fingerprint: str | None = None
+
+
+class ChatDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+    @model_serializer
+    def _only_present_fields(self) -> dict[str, str]:
+        # OpenAI omits absent delta fields (the closing chunk's delta is ``{}``).
+        fields = {"role": self.role, "content": self.content}
+        return {key: value for key, value in fields.items() if value is not None}
+
+
+class ChatChunkChoice(BaseModel):
+    index: int = 0
+    delta: ChatDelta
+    logprobs: None = None
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChatChunkChoice]
+    system_fingerprint: str | None = None
+    usage: Usage | None = None

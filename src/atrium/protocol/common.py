@@ -1,0 +1,86 @@
+"""Pieces shared by the OpenAI request models: sampling fields and parameter policing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from atrium.errors import InvalidRequestError, UnknownParameterError, UnsupportedParameterError
+
+NonEmptyStop = Annotated[str, StringConstraints(min_length=1)]
+MAX_STOP_SEQUENCES = 4
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    include_usage: bool = False
+
+
+class SamplingFields(BaseModel):
+    """Fields common to chat and legacy completions, as OpenAI defines their ranges."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: Annotated[str, StringConstraints(min_length=1)]
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    seed: int | None = None
+    stop: NonEmptyStop | list[NonEmptyStop] | None = None
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    user: str | None = None
+
+    def stop_sequences(self) -> tuple[str, ...]:
+        if self.stop is None:
+            return ()
+        stops = [self.stop] if isinstance(self.stop, str) else list(self.stop)
+        if len(stops) > MAX_STOP_SEQUENCES:
+            raise InvalidRequestError(
+                f"Invalid 'stop': at most {MAX_STOP_SEQUENCES} stop sequences are allowed, "
+                f"got {len(stops)}.",
+                param="stop",
+            )
+        return tuple(dict.fromkeys(stops))
+
+    def include_usage(self) -> bool:
+        if self.stream_options is None:
+            return False
+        if not self.stream:
+            raise InvalidRequestError(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                param="stream_options",
+            )
+        return self.stream_options.include_usage
+
+    def check_extra_parameters(self, neutral_values: dict[str, tuple[Any, ...]]) -> None:
+        """Refuse parameters we do not know, and known ones we cannot honour yet.
+
+        ``neutral_values`` maps each parameter the API defines but Atrium does not implement
+        yet to the values that ask for nothing (``n=1``, ``logprobs=false``...): those pass,
+        anything else is a 400 naming the parameter, never a silent no-op.
+        """
+        for name, value in (self.model_extra or {}).items():
+            if name not in neutral_values:
+                raise UnknownParameterError(
+                    f"Unrecognized request argument supplied: {name}", param=name
+                )
+            if value is not None and value not in neutral_values[name]:
+                raise UnsupportedParameterError(
+                    f"Unsupported parameter: '{name}' is not supported by Atrium yet"
+                    f" (got {value!r}).",
+                    param=name,
+                )
+
+
+def check_max_tokens(value: int | None, param: str) -> int | None:
+    if value is not None and value < 1:
+        raise InvalidRequestError(
+            f"Invalid '{param}': integer below minimum value. Expected a value >= 1, "
+            f"but got {value} instead.",
+            param=param,
+        )
+    return value
