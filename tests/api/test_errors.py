@@ -169,6 +169,36 @@ async def test_invalid_chat_requests_name_the_param(
     assert fake_engine.requests == []  # rejected before any engine work
 
 
+@pytest.mark.parametrize(
+    ("route", "body", "param"),
+    [
+        (
+            "/v1/chat/completions",
+            '{"model": "fake-model", "messages": [{"role": "user", "content": "a\\ud800"}]}',
+            "messages[0].content",
+        ),
+        (
+            "/v1/chat/completions",
+            '{"model": "fake-model", "messages": [], "stop": "\\udfff"}',
+            "stop",
+        ),
+        ("/v1/completions", '{"model": "fake-model", "prompt": "\\ud83d"}', "prompt"),
+        ("/v1/completions", '{"model": "\\ud83d", "prompt": "x"}', "model"),
+        ("/v1/completions", '{"model": "fake-model", "prompt": "x", "user": "\\ud83d"}', "user"),
+        (
+            "/v1/completions",
+            '{"model": "fake-model", "prompt": "x", "best_of": {"\\ud83d": 1}}',
+            "best_of",
+        ),
+    ],
+)
+async def test_unpaired_surrogates_are_refused(
+    client: httpx.AsyncClient, route: str, body: str, param: str
+) -> None:
+    response = await client.post(route, content=body, headers={"content-type": "application/json"})
+    assert_openai_error(response, 400, "invalid_value", param)
+
+
 async def test_neutral_values_of_unsupported_parameters_pass(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/v1/chat/completions",

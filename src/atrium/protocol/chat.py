@@ -108,7 +108,7 @@ class ChatCompletionRequest(SamplingFields):
     max_completion_tokens: int | None = None
 
     def to_canonical(self, request_id: str) -> GenerationRequest:
-        self.check_extra_parameters(CHAT_NEUTRAL_VALUES)
+        self.check_parameters(CHAT_NEUTRAL_VALUES)
         max_tokens = check_max_tokens(self.max_completion_tokens, "max_completion_tokens")
         if max_tokens is None:
             max_tokens = check_max_tokens(self.max_tokens, "max_tokens")

@@ -56,13 +56,15 @@ class SamplingFields(BaseModel):
             )
         return self.stream_options.include_usage
 
-    def check_extra_parameters(self, neutral_values: dict[str, tuple[Any, ...]]) -> None:
-        """Refuse parameters we do not know, and known ones we cannot honour yet.
+    def check_parameters(self, neutral_values: dict[str, tuple[Any, ...]]) -> None:
+        """Refuse text that is not Unicode, parameters we do not know, and known ones we
+        cannot honour yet.
 
         ``neutral_values`` maps each parameter the API defines but Atrium does not implement
         yet to the values that ask for nothing (``n=1``, ``logprobs=false``...): those pass,
         anything else is a 400 naming the parameter, never a silent no-op.
         """
+        check_unicode(self.model_dump(exclude_none=True))
         for name, value in (self.model_extra or {}).items():
             if name not in neutral_values:
                 raise UnknownParameterError(
@@ -74,6 +76,31 @@ class SamplingFields(BaseModel):
                     f" (got {value!r}).",
                     param=name,
                 )
+
+
+def check_unicode(value: Any, param: str = "") -> None:
+    """Refuse strings anywhere in ``value`` that are not valid Unicode.
+
+    JSON lets a client send an unpaired surrogate (``"\\ud800"``, half an emoji); such a
+    string cannot be encoded, tokenized or even echoed back in an error, so it is a 400
+    naming the parameter that holds it.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidRequestError(
+                f"Invalid value for '{param}': the string holds an unpaired surrogate at "
+                f"position {exc.start}; text must be valid Unicode.",
+                param=param,
+            ) from exc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_unicode(key, param)
+            check_unicode(item, f"{param}.{key}" if param else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_unicode(item, f"{param}[{index}]")
 
 
 def check_max_tokens(value: int | None, param: str) -> int | None:

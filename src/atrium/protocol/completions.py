@@ -29,7 +29,7 @@ class CompletionRequest(SamplingFields):
     max_tokens: int | None = DEFAULT_COMPLETION_MAX_TOKENS
 
     def to_canonical(self, request_id: str) -> GenerationRequest:
-        self.check_extra_parameters(COMPLETION_NEUTRAL_VALUES)
+        self.check_parameters(COMPLETION_NEUTRAL_VALUES)
         max_tokens = check_max_tokens(self.max_tokens, "max_tokens")
         return GenerationRequest(
             request_id=request_id,
