@@ -12,6 +12,9 @@ from atrium.config import Settings, load_settings
 from atrium.errors import ConfigurationError
 from atrium.models.registry import CATALOG, resolve_model
 
+# On SIGTERM, running answers get this long to finish before they are cut.
+GRACEFUL_SHUTDOWN_S = 10
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atrium", description=__doc__)
@@ -47,7 +50,12 @@ def serve(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level, log_config=None
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     return 0
 

@@ -5,7 +5,10 @@ import logging
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from atrium.engines.base import GenerationRequest
+from atrium.engines.fake import FakeBehaviour, FakeEngine
 from tests.api.conftest import FAKE_MODEL
 
 SECRET_PROMPT = "my password is hunter2"
@@ -51,3 +54,30 @@ async def test_streamed_request_is_logged_with_its_tokens(
     entry = json.loads(line)
     assert entry["completion_tokens"] == 5
     assert entry["client_disconnected"] is False
+
+
+async def test_unexpected_failure_is_logged_as_500(
+    app: FastAPI, fake_engine: FakeEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="atrium.access")
+
+    def broken_reply(request: GenerationRequest) -> str:
+        raise RuntimeError("bug in the engine")
+
+    fake_engine.behaviour = FakeBehaviour(reply=broken_reply)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://atrium") as client:
+            response = await client.post(
+                "/v1/chat/completions",
+                json={"model": FAKE_MODEL, "messages": [{"role": "user", "content": "x"}]},
+            )
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "message": "The server had an error while processing your request.",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
+    [line] = [r.getMessage() for r in caplog.records if r.name == "atrium.access"]
+    assert json.loads(line)["status"] == 500

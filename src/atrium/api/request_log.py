@@ -87,6 +87,10 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_with_request_id)
+        except BaseException:
+            if not log.status:  # the error handler outside this middleware answers 500
+                log.status = 500
+            raise
         finally:
             log.client_disconnected = not response_finished
             log.latency_ms = round((time.perf_counter() - started) * 1000, 1)
