@@ -1,0 +1,272 @@
+"""The only module that touches llama-cpp-python's (untyped, ctypes) low-level API.
+
+It loads a GGUF model and makes one llama context for it, and wraps what the rest of the
+engine needs in typed objects: tokenization, token pieces, end-of-generation checks,
+metadata, batches, ``llama_decode``, per-sequence KV removal and sampler chains.
+
+The context is made with ``llama_context_default_params`` + ``llama_init_from_model``
+because the high-level ``Llama`` class does not pass ``n_seq_max`` to the context.
+Everything here except tokenization and metadata must be used from the scheduler thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+
+from atrium.errors import EngineError
+
+logger = logging.getLogger(__name__)
+_native_logger = logging.getLogger("atrium.engines.llamacpp.native")
+
+
+_GGML_LOG_LEVEL_ERROR = 3
+
+
+def _forward_native_log(level: int, text: bytes | None, user_data: Any) -> None:
+    """llama.cpp/ggml log lines go to Python logging (errors at WARNING, the rest at DEBUG)
+    instead of stderr."""
+    if text:
+        line = text.decode("utf-8", errors="replace").rstrip("\n")
+        severity = logging.WARNING if level == _GGML_LOG_LEVEL_ERROR else logging.DEBUG
+        _native_logger.log(severity, "%s", line)
+
+
+# The callback object must outlive every call llama.cpp makes to it: keep it referenced
+# for the life of the process (it is never rebound).
+_LOG_CALLBACK: Any = llama_cpp.llama_log_callback(_forward_native_log)
+
+
+def silence_native_logs() -> None:
+    """Route llama.cpp's (and ggml's) log output to Python logging."""
+    llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
+
+
+@dataclass(frozen=True, slots=True)
+class ContextConfig:
+    context_size: int
+    batch_size: int
+    threads: int
+    max_sequences: int = 1
+
+
+def default_threads() -> int:
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+
+
+class Batch:
+    """A reusable ``llama_batch`` of at most ``capacity`` tokens, one sequence each."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._raw: Any = llama_cpp.llama_batch_init(capacity, 0, 1)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def clear(self) -> None:
+        self._size = 0
+        self._raw.n_tokens = 0
+
+    def add(self, token: int, position: int, seq_id: int, *, logits: bool) -> int:
+        """Append one token; returns its index in the batch (where its logits will be)."""
+        index = self._size
+        if index >= self.capacity:
+            raise EngineError("llama batch overflow")  # would abort the process in ggml
+        raw = self._raw
+        raw.token[index] = token
+        raw.pos[index] = position
+        raw.n_seq_id[index] = 1
+        raw.seq_id[index][0] = seq_id
+        raw.logits[index] = logits
+        self._size = index + 1
+        raw.n_tokens = self._size
+        return index
+
+    def free(self) -> None:
+        if self._raw is not None:
+            llama_cpp.llama_batch_free(self._raw)
+            self._raw = None
+
+
+class SamplerChain:
+    """A llama.cpp sampler chain (owned: ``free`` releases it and every sampler in it)."""
+
+    def __init__(self) -> None:
+        params = llama_cpp.llama_sampler_chain_default_params()
+        params.no_perf = True
+        self._raw: Any = llama_cpp.llama_sampler_chain_init(params)
+        if not self._raw:
+            raise EngineError("llama_sampler_chain_init failed")
+
+    def _add(self, sampler: Any) -> None:
+        if not sampler:
+            raise EngineError("cannot create a llama.cpp sampler")
+        llama_cpp.llama_sampler_chain_add(self._raw, sampler)
+
+    def add_penalties(
+        self, *, n_vocab: int, last_n: int, repeat: float, frequency: float, presence: float
+    ) -> None:
+        # 0.3.36's llama.cpp takes n_vocab first (upstream llama.cpp dropped it)
+        self._add(
+            llama_cpp.llama_sampler_init_penalties(n_vocab, last_n, repeat, frequency, presence)
+        )
+
+    def add_top_p(self, p: float, min_keep: int = 1) -> None:
+        self._add(llama_cpp.llama_sampler_init_top_p(p, min_keep))
+
+    def add_temperature(self, temperature: float) -> None:
+        self._add(llama_cpp.llama_sampler_init_temp(temperature))
+
+    def add_dist(self, seed: int) -> None:
+        self._add(llama_cpp.llama_sampler_init_dist(seed))
+
+    def add_greedy(self) -> None:
+        self._add(llama_cpp.llama_sampler_init_greedy())
+
+    def sample(self, context: Any, index: int) -> int:
+        """Sample from the logits at ``index`` of the last batch (and accept the token)."""
+        return int(llama_cpp.llama_sampler_sample(self._raw, context, index))
+
+    def free(self) -> None:
+        if self._raw is not None:
+            llama_cpp.llama_sampler_free(self._raw)
+            self._raw = None
+
+
+class LlamaModel:
+    """A loaded GGUF model and its llama context."""
+
+    def __init__(self, path: Path, config: ContextConfig) -> None:
+        silence_native_logs()
+        llama_cpp.llama_backend_init()
+        model_params = llama_cpp.llama_model_default_params()
+        self._model: Any = llama_cpp.llama_model_load_from_file(
+            str(path).encode("utf-8"), model_params
+        )
+        if not self._model:
+            raise EngineError(f"llama.cpp could not load the model {path}")
+        self._vocab: Any = llama_cpp.llama_model_get_vocab(self._model)
+        self._context: Any = self._new_context(config)
+        self._memory: Any = llama_cpp.llama_get_memory(self._context)
+        self.n_ctx = int(llama_cpp.llama_n_ctx(self._context))
+        self.n_batch = int(llama_cpp.llama_n_batch(self._context))
+        self.n_seq_max = int(llama_cpp.llama_n_seq_max(self._context))
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
+        self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab))
+        self.bos_id = self._special_id(llama_cpp.llama_vocab_bos(self._vocab))
+        self.eos_id = self._special_id(llama_cpp.llama_vocab_eos(self._vocab))
+        self.bos_text = self.token_text(self.bos_id)
+        self.eos_text = self.token_text(self.eos_id)
+        self.chat_template = self._chat_template()
+
+    def _new_context(self, config: ContextConfig) -> Any:
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = config.context_size
+        params.n_batch = config.batch_size
+        params.n_ubatch = config.batch_size
+        params.n_seq_max = config.max_sequences
+        params.n_threads = config.threads
+        params.n_threads_batch = config.threads
+        params.no_perf = True
+        context = llama_cpp.llama_init_from_model(self._model, params)
+        if not context:
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
+            raise EngineError("llama.cpp could not create a context for the model")
+        return context
+
+    @staticmethod
+    def _special_id(token: int) -> int | None:
+        return None if token < 0 else int(token)
+
+    def _chat_template(self) -> str | None:
+        raw = llama_cpp.llama_model_chat_template(self._model, None)
+        return None if raw is None else bytes(raw).decode("utf-8", errors="replace")
+
+    # -- vocabulary (read-only: safe from any thread) --------------------------------------
+
+    def token_text(self, token: int | None) -> str:
+        """The vocabulary text of a token (e.g. ``<|im_end|>``); "" for None."""
+        if token is None:
+            return ""
+        raw = llama_cpp.llama_vocab_get_text(self._vocab, token)
+        return "" if raw is None else bytes(raw).decode("utf-8", errors="replace")
+
+    def meta(self, key: str) -> str | None:
+        """A GGUF metadata value as text, or None when the key is absent."""
+        size = 256
+        while True:
+            buffer = ctypes.create_string_buffer(size)
+            length = llama_cpp.llama_model_meta_val_str(
+                self._model, key.encode("utf-8"), buffer, size
+            )
+            if length < 0:
+                return None
+            if length < size:
+                return buffer.value.decode("utf-8", errors="replace")
+            size = length + 1
+
+    def tokenize(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
+        """Token ids of ``text``; ``add_special`` adds BOS/EOS as the model asks."""
+        data = text.encode("utf-8", errors="replace")
+        capacity = len(data) + 8
+        while True:
+            tokens = (llama_cpp.llama_token * capacity)()
+            count = llama_cpp.llama_tokenize(
+                self._vocab, data, len(data), tokens, capacity, add_special, parse_special
+            )
+            if count >= 0:
+                return list(tokens[:count])
+            if -count <= capacity:
+                raise EngineError("llama_tokenize failed")
+            capacity = -count
+
+    def piece(self, token: int) -> bytes:
+        """The bytes a token stands for (control tokens render as nothing)."""
+        size = 32
+        while True:
+            buffer = ctypes.create_string_buffer(size)
+            length = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, size, 0, False)
+            if length >= 0:
+                return buffer.raw[:length]
+            size = -length
+
+    def is_eog(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+    # -- the context (scheduler thread only) -----------------------------------------------
+
+    def new_batch(self) -> Batch:
+        return Batch(self.n_batch)
+
+    def new_sampler_chain(self) -> SamplerChain:
+        return SamplerChain()
+
+    def decode(self, batch: Batch) -> int:
+        """Run the model over ``batch``; 0 on success (llama.cpp's status otherwise)."""
+        return int(llama_cpp.llama_decode(self._context, batch._raw))
+
+    def sample(self, chain: SamplerChain, index: int) -> int:
+        return chain.sample(self._context, index)
+
+    def clear_sequence(self, seq_id: int) -> None:
+        """Drop every KV cell of ``seq_id``."""
+        llama_cpp.llama_memory_seq_rm(self._memory, seq_id, -1, -1)
+
+    def close(self) -> None:
+        if self._context is not None:
+            llama_cpp.llama_free(self._context)
+            self._context = None
+        if self._model is not None:
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
