@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install llama-cpp-python into a virtualenv, showing the compile's progress.
-# The first install compiles llama.cpp from source (about 5 minutes on 2 cores); pip caches
+# The first install compiles llama.cpp from source (5 to 20 minutes on 2 cores); pip caches
 # the wheel, so later installs take seconds.
 set -euo pipefail
 python=$1
@@ -13,7 +13,7 @@ if "$python" -c "import importlib.metadata as m, sys; sys.exit(m.version('llama-
 fi
 
 log=$(dirname "$python")/../llama-cpp-build.log
-echo "==> Installing $requirement (compiles llama.cpp the first time: ~5 min on 2 cores)"
+echo "==> Installing $requirement (the first time this compiles llama.cpp: 5 to 20 minutes on 2 cores)"
 echo "    full build log: $log"
 started=$(date +%s)
 # -v makes pip show the compiler's [n/total] progress lines; keep only those on screen.
