@@ -4,8 +4,10 @@ The gateway and the HTTP API depend on nothing else of an engine. An engine stre
 generation for a canonical request as a sequence of events:
 
 1. exactly one ``PromptProcessed`` (how many tokens the prompt took),
-2. zero or more ``TokenDelta`` (new text and the token ids that produced it),
-3. exactly one ``GenerationFinished`` (why it stopped, with the final token counts).
+2. zero or more ``TokenDelta`` (new text of one choice and the token ids that produced it),
+3. one ``GenerationFinished`` per choice (why it stopped, with the final token counts);
+   with ``n > 1`` the deltas of the choices interleave, and the stream ends after the
+   last choice finished.
 
 Errors before the first event (unknown model, prompt too long) are raised as the typed
 exceptions of ``atrium.errors``. Closing the async iterator early (``aclose()``, or the task
@@ -15,7 +17,7 @@ consuming it being cancelled) aborts the generation and frees its resources at o
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,7 +36,14 @@ class ChatMessage:
 
 @dataclass(frozen=True, slots=True)
 class SamplingParams:
-    """How to pick tokens. ``temperature == 0`` means greedy decoding."""
+    """How to pick tokens. ``temperature == 0`` means greedy decoding.
+
+    ``top_k == 0`` and ``min_p == 0`` disable those filters; ``repetition_penalty == 1``
+    disables it. ``logit_bias`` holds ``(token_id, bias)`` pairs, bias in [-100, 100].
+    ``n`` choices are generated from one prompt (choice ``i`` seeded with ``seed + i``).
+    ``logprobs`` asks for the log-probability of each generated token and
+    ``top_logprobs`` for that many most likely alternatives at each position.
+    """
 
     max_tokens: int | None = None
     temperature: float = 1.0
@@ -43,6 +52,13 @@ class SamplingParams:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     stop: tuple[str, ...] = ()
+    top_k: int = 0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    n: int = 1
+    logprobs: bool = False
+    top_logprobs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +79,49 @@ class GenerationRequest:
 @dataclass(frozen=True, slots=True)
 class PromptProcessed:
     prompt_tokens: int
+    cached_tokens: int = 0
+    """Prompt tokens whose KV came from the prefix cache instead of being computed."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopLogprob:
+    token_id: int
+    token: str
+    bytes: bytes
+    logprob: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """The log-probability of one generated token, and the most likely alternatives."""
+
+    token_id: int
+    token: str
+    bytes: bytes
+    logprob: float
+    top: tuple[TopLogprob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class TokenDelta:
+    """New text of choice ``choice``. ``logprobs`` (when asked for) has one entry per id."""
+
     text: str
     token_ids: tuple[int, ...]
+    choice: int = 0
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class GenerationFinished:
+    """Choice ``choice`` ended. With ``n`` choices there are ``n`` of these, and the stream
+    ends after the last one; ``prompt_tokens`` is the same in each."""
+
     finish_reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
+    choice: int = 0
+    cached_tokens: int = 0
 
 
 GenerationEvent = PromptProcessed | TokenDelta | GenerationFinished
@@ -124,6 +170,10 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         """Stream the events of one generation (see the module docstring)."""
+
+    def metrics(self) -> Mapping[str, float]:
+        """Gauges and counters for the metrics endpoint (names are engine-defined)."""
+        return {}
 
     @abc.abstractmethod
     async def abort(self, request_id: str) -> None:
