@@ -26,7 +26,12 @@ async def test_text_completion_shape(client: httpx.AsyncClient, fake_engine: Fak
         "logprobs": None,
         "finish_reason": "stop",
     }
-    assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 6, "total_tokens": 10}
+    assert body["usage"] == {
+        "prompt_tokens": 4,
+        "completion_tokens": 6,
+        "total_tokens": 10,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
     assert fake_engine.requests[0].prompt == "Once upon a time"
     assert fake_engine.requests[0].sampling.max_tokens == 16  # OpenAI's legacy default
 

@@ -58,6 +58,8 @@ OPENAI_ERROR_KINDS: tuple[tuple[type[AtriumError], ErrorKind], ...] = (
     (EngineError, ErrorKind(500, "server_error", "engine_error")),
 )
 INTERNAL_ERROR = ErrorKind(500, "server_error", None)
+# How long a client should wait before retrying while the engine is down or loading.
+UNAVAILABLE_RETRY_AFTER_S = 5
 INTERNAL_ERROR_MESSAGE = "The server had an error while processing your request."
 
 
@@ -82,6 +84,8 @@ def openai_error_response(exc: AtriumError) -> JSONResponse:
     headers = {}
     if isinstance(exc, EngineOverloadedError):
         headers["retry-after"] = str(max(1, round(exc.retry_after_s)))
+    elif isinstance(exc, EngineUnavailableError):
+        headers["retry-after"] = str(UNAVAILABLE_RETRY_AFTER_S)
     return JSONResponse(body, status_code=kind.status, headers=headers)
 
 

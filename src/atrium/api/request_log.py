@@ -35,6 +35,7 @@ class RequestLog:
     model: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_tokens: int | None = None
     finish_reason: str | None = None
     latency_ms: float = 0.0
     client_disconnected: bool = False

@@ -1,9 +1,10 @@
 """A deterministic engine for tests of everything above the engines.
 
 It "tokenizes" text into words (each with its leading whitespace), answers with a reply
-derived from the request (or a scripted one), and can be told to be slow, to fail after a
-number of tokens, or to be not ready. It records what it was asked and what was aborted so
-that tests can assert on the engine's side of a request.
+derived from the request (or a scripted one; choice ``i > 0`` of ``n`` appends `` [i]``),
+and can be told to be slow, to fail after a number of tokens, to be full (``max_active``)
+or not ready. It reports deterministic logprobs and mimics a prefix cache. It records
+what it was asked and what was aborted so that tests can assert on the engine's side.
 """
 
 from __future__ import annotations
@@ -24,8 +25,15 @@ from atrium.engines.base import (
     ModelInfo,
     PromptProcessed,
     TokenDelta,
+    TokenLogprob,
+    TopLogprob,
 )
-from atrium.errors import ContextLengthExceededError, EngineError, ModelNotFoundError
+from atrium.errors import (
+    ContextLengthExceededError,
+    EngineError,
+    EngineOverloadedError,
+    ModelNotFoundError,
+)
 
 TOKEN_PATTERN = re.compile(r"\s*\S+|\s+")
 FAKE_VOCAB_SIZE = 32_000
@@ -57,6 +65,21 @@ def render_fake_prompt(request: GenerationRequest) -> str:
     return "\n".join([*lines, "assistant:"])
 
 
+def fake_logprob(token_id: int, piece: str, position: int, top_n: int) -> TokenLogprob:
+    """A deterministic, well-formed log-probability: the token itself is the most likely."""
+    logprob = -0.25 * (position % 4)
+    alternatives = tuple(
+        TopLogprob(
+            token_id=(token_id + rank) % FAKE_VOCAB_SIZE,
+            token=piece if rank == 0 else f"{piece}~{rank}",
+            bytes=(piece if rank == 0 else f"{piece}~{rank}").encode("utf-8"),
+            logprob=logprob - rank,
+        )
+        for rank in range(top_n)
+    )
+    return TokenLogprob(token_id, piece, piece.encode("utf-8"), logprob, alternatives)
+
+
 @dataclass
 class FakeBehaviour:
     """What the fake engine does; tests change it between requests."""
@@ -76,6 +99,8 @@ class FakeEngine(Engine):
     aborted: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
     active: set[str] = field(default_factory=set)
+    max_active: int | None = None
+    seen_prompts: list[list[str]] = field(default_factory=list)
 
     async def start(self) -> None:
         self.ready = True
@@ -105,28 +130,77 @@ class FakeEngine(Engine):
 
     async def _generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         self._check_model(request.model)
+        if self.max_active is not None and len(self.active) >= self.max_active:
+            raise EngineOverloadedError("the fake engine is full", retry_after_s=2.0)
         self.requests.append(request)
-        prompt_tokens = len(fake_tokenize(render_fake_prompt(request)))
-        budget = self._completion_budget(request, prompt_tokens)
-        pieces = fake_tokenize(self.behaviour.reply(request))
+        prompt = fake_tokenize(render_fake_prompt(request))
+        budget = self._completion_budget(request, len(prompt))
+        cached = self._cached_prefix(prompt)
+        replies = [
+            fake_tokenize(self._reply(request, index)) for index in range(request.sampling.n)
+        ]
         self.active.add(request.request_id)
         completed = False
         try:
-            yield PromptProcessed(prompt_tokens=prompt_tokens)
-            emitted = 0
-            for piece in pieces[:budget]:
-                if self.behaviour.fail_after_tokens == emitted:
-                    raise EngineError("fake engine failure (scripted)")
-                await asyncio.sleep(self.behaviour.token_delay_s)
-                emitted += 1
-                yield TokenDelta(text=piece, token_ids=(fake_token_id(piece),))
-            reason: FinishReason = "length" if len(pieces) > budget else "stop"
+            yield PromptProcessed(prompt_tokens=len(prompt), cached_tokens=cached)
+            async for event in self._choices(request, replies, budget, len(prompt), cached):
+                yield event
             completed = True
-            yield GenerationFinished(reason, prompt_tokens, emitted)
         finally:
             if request.request_id in self.active:
                 self.active.discard(request.request_id)
                 (self.finished if completed else self.aborted).append(request.request_id)
+
+    async def _choices(
+        self,
+        request: GenerationRequest,
+        replies: list[list[str]],
+        budget: int,
+        prompt_tokens: int,
+        cached: int,
+    ) -> AsyncGenerator[GenerationEvent, None]:
+        """The choices' tokens round-robin, then each choice's finish."""
+        emitted = 0
+        for position in range(min(budget, max(len(reply) for reply in replies))):
+            for choice, reply in enumerate(replies):
+                if position >= len(reply):
+                    continue
+                if self.behaviour.fail_after_tokens == emitted:
+                    raise EngineError("fake engine failure (scripted)")
+                await asyncio.sleep(self.behaviour.token_delay_s)
+                emitted += 1
+                yield self._delta(request, reply[position], choice, position)
+        for choice, reply in enumerate(replies):
+            reason: FinishReason = "length" if len(reply) > budget else "stop"
+            yield GenerationFinished(
+                reason, prompt_tokens, min(len(reply), budget), choice, cached_tokens=cached
+            )
+
+    def _delta(
+        self, request: GenerationRequest, piece: str, choice: int, position: int
+    ) -> TokenDelta:
+        token_id = fake_token_id(piece)
+        logprobs: tuple[TokenLogprob, ...] = ()
+        if request.sampling.logprobs:
+            logprobs = (fake_logprob(token_id, piece, position, request.sampling.top_logprobs),)
+        return TokenDelta(text=piece, token_ids=(token_id,), choice=choice, logprobs=logprobs)
+
+    def _reply(self, request: GenerationRequest, choice: int) -> str:
+        reply = self.behaviour.reply(request)
+        return reply if choice == 0 else f"{reply} [{choice}]"
+
+    def _cached_prefix(self, prompt: list[str]) -> int:
+        """Mimic a prefix cache: tokens shared with the longest matching earlier prompt."""
+        best = 0
+        for earlier in self.seen_prompts:
+            shared = 0
+            for mine, theirs in zip(prompt, earlier, strict=False):
+                if mine != theirs:
+                    break
+                shared += 1
+            best = max(best, shared)
+        self.seen_prompts.append(prompt)
+        return min(best, len(prompt) - 1) if prompt else 0
 
     def _completion_budget(self, request: GenerationRequest, prompt_tokens: int) -> int:
         max_tokens = request.sampling.max_tokens

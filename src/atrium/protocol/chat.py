@@ -8,15 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from atrium.engines.base import ChatMessage, GenerationRequest, Role, SamplingParams
 from atrium.errors import InvalidRequestError, UnsupportedParameterError
-from atrium.protocol.common import SamplingFields, check_max_tokens
+from atrium.protocol.common import MAX_TOP_LOGPROBS, SamplingFields, check_max_tokens
 
 # Parameters of OpenAI's chat API that Atrium does not implement yet, with the values that
 # request nothing (and therefore pass).
 CHAT_NEUTRAL_VALUES: dict[str, tuple[Any, ...]] = {
-    "n": (1,),
-    "logprobs": (False,),
-    "top_logprobs": (0,),
-    "logit_bias": ({},),
     "response_format": ({"type": "text"},),
     "tools": ([],),
     "tool_choice": ("none",),
@@ -106,6 +102,8 @@ class ChatCompletionRequest(SamplingFields):
     messages: list[ChatMessageParam] = Field(min_length=1)
     max_tokens: int | None = None
     max_completion_tokens: int | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=MAX_TOP_LOGPROBS)
 
     def to_canonical(self, request_id: str) -> GenerationRequest:
         self.check_parameters(CHAT_NEUTRAL_VALUES)
@@ -117,11 +115,21 @@ class ChatCompletionRequest(SamplingFields):
             request_id=request_id,
             model=self.model,
             messages=messages,
-            sampling=sampling_params(self, max_tokens),
+            sampling=sampling_params(self, max_tokens, *self._logprobs()),
         )
 
+    def _logprobs(self) -> tuple[bool, int]:
+        if self.top_logprobs is not None and not self.logprobs:
+            raise InvalidRequestError(
+                "Invalid value for 'top_logprobs': 'logprobs' must be true to use it.",
+                param="top_logprobs",
+            )
+        return bool(self.logprobs), self.top_logprobs or 0
 
-def sampling_params(fields: SamplingFields, max_tokens: int | None) -> SamplingParams:
+
+def sampling_params(
+    fields: SamplingFields, max_tokens: int | None, logprobs: bool, top_logprobs: int
+) -> SamplingParams:
     return SamplingParams(
         max_tokens=max_tokens,
         temperature=1.0 if fields.temperature is None else fields.temperature,
@@ -130,13 +138,40 @@ def sampling_params(fields: SamplingFields, max_tokens: int | None) -> SamplingP
         presence_penalty=fields.presence_penalty or 0.0,
         frequency_penalty=fields.frequency_penalty or 0.0,
         stop=fields.stop_sequences(),
+        top_k=fields.top_k or 0,
+        min_p=fields.min_p or 0.0,
+        repetition_penalty=1.0 if fields.repetition_penalty is None else fields.repetition_penalty,
+        logit_bias=fields.logit_bias_pairs(),
+        n=fields.n or 1,
+        logprobs=logprobs,
+        top_logprobs=top_logprobs,
     )
+
+
+class PromptTokensDetails(BaseModel):
+    cached_tokens: int = 0
 
 
 class Usage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    prompt_tokens_details: PromptTokensDetails = Field(default_factory=PromptTokensDetails)
+
+
+class TopLogprobEntry(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None
+
+
+class LogprobEntry(TopLogprobEntry):
+    top_logprobs: list[TopLogprobEntry]
+
+
+class ChoiceLogprobs(BaseModel):
+    content: list[LogprobEntry] | None
+    refusal: None = None
 
 
 class AssistantMessage(BaseModel):
@@ -148,7 +183,7 @@ class AssistantMessage(BaseModel):
 class ChatChoice(BaseModel):
     index: int
     message: AssistantMessage
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
     finish_reason: str
 
 
@@ -176,7 +211,7 @@ class ChatDelta(BaseModel):
 class ChatChunkChoice(BaseModel):
     index: int = 0
     delta: ChatDelta
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
     finish_reason: str | None = None
 
 

@@ -10,6 +10,8 @@ from atrium.errors import InvalidRequestError, UnknownParameterError, Unsupporte
 
 NonEmptyStop = Annotated[str, StringConstraints(min_length=1)]
 MAX_STOP_SEQUENCES = 4
+MAX_CHOICES = 16
+MAX_TOP_LOGPROBS = 20
 
 
 class StreamOptions(BaseModel):
@@ -33,6 +35,29 @@ class SamplingFields(BaseModel):
     stream: bool | None = False
     stream_options: StreamOptions | None = None
     user: str | None = None
+    n: int | None = Field(default=None, ge=1, le=MAX_CHOICES)
+    logit_bias: dict[str, float] | None = None
+    # Extensions many OpenAI-compatible servers accept (vLLM, llama.cpp's server).
+    top_k: int | None = Field(default=None, ge=0)
+    min_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    repetition_penalty: float | None = Field(default=None, gt=0.0, le=10.0)
+
+    def logit_bias_pairs(self) -> tuple[tuple[int, float], ...]:
+        """``{"50256": -100}`` → ``((50256, -100.0),)``, checking ids and ranges."""
+        pairs: list[tuple[int, float]] = []
+        for key, bias in (self.logit_bias or {}).items():
+            if not key.strip().isdigit():
+                raise InvalidRequestError(
+                    f"Invalid key in 'logit_bias': {key!r} is not a token id.", param="logit_bias"
+                )
+            if not -100.0 <= bias <= 100.0:
+                raise InvalidRequestError(
+                    f"Invalid value in 'logit_bias' for token {key}: {bias} is outside "
+                    "[-100, 100].",
+                    param="logit_bias",
+                )
+            pairs.append((int(key), float(bias)))
+        return tuple(pairs)
 
     def stop_sequences(self) -> tuple[str, ...]:
         if self.stop is None:

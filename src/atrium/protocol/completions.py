@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from atrium.engines.base import GenerationRequest
 from atrium.errors import InvalidRequestError, UnsupportedParameterError
@@ -13,13 +13,11 @@ from atrium.protocol.common import SamplingFields, check_max_tokens
 
 # OpenAI's default for the legacy endpoint.
 DEFAULT_COMPLETION_MAX_TOKENS = 16
+MAX_LEGACY_LOGPROBS = 5
 
 COMPLETION_NEUTRAL_VALUES: dict[str, tuple[Any, ...]] = {
-    "n": (1,),
     "best_of": (1,),
     "echo": (False,),
-    "logprobs": (0,),
-    "logit_bias": ({},),
     "suffix": ("",),
 }
 
@@ -27,6 +25,7 @@ COMPLETION_NEUTRAL_VALUES: dict[str, tuple[Any, ...]] = {
 class CompletionRequest(SamplingFields):
     prompt: str | list[str] | list[int] | list[list[int]]
     max_tokens: int | None = DEFAULT_COMPLETION_MAX_TOKENS
+    logprobs: int | None = Field(default=None, ge=0, le=MAX_LEGACY_LOGPROBS)
 
     def to_canonical(self, request_id: str) -> GenerationRequest:
         self.check_parameters(COMPLETION_NEUTRAL_VALUES)
@@ -35,7 +34,9 @@ class CompletionRequest(SamplingFields):
             request_id=request_id,
             model=self.model,
             prompt=self._prompt_text(),
-            sampling=sampling_params(self, max_tokens),
+            sampling=sampling_params(
+                self, max_tokens, self.logprobs is not None, self.logprobs or 0
+            ),
         )
 
     def _prompt_text(self) -> str:
@@ -58,10 +59,17 @@ class CompletionRequest(SamplingFields):
         )
 
 
+class CompletionLogprobs(BaseModel):
+    tokens: list[str]
+    token_logprobs: list[float]
+    top_logprobs: list[dict[str, float]]
+    text_offset: list[int]
+
+
 class CompletionChoice(BaseModel):
     text: str
     index: int = 0
-    logprobs: None = None
+    logprobs: CompletionLogprobs | None = None
     finish_reason: str | None
 
 

@@ -6,14 +6,22 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from atrium.api.errors import openai_error_payload
+from atrium.api.openai.logprobs import chat_logprobs, completion_logprobs
 from atrium.api.request_log import RequestLog
 from atrium.api.streaming import DONE_EVENT, sse_event
+from atrium.engines.base import SamplingParams
 from atrium.errors import AtriumError
-from atrium.gateway.serving import CompletedGeneration, GenerationStream, TokenUsage
+from atrium.gateway.serving import (
+    ChoiceFinished,
+    CompletedGeneration,
+    GenerationStream,
+    TextPiece,
+    TokenUsage,
+)
 from atrium.protocol.chat import (
     AssistantMessage,
     ChatChoice,
@@ -21,6 +29,7 @@ from atrium.protocol.chat import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatDelta,
+    PromptTokensDetails,
     Usage,
 )
 from atrium.protocol.completions import Completion, CompletionChoice
@@ -33,11 +42,12 @@ class ResponseMeta:
     id: str
     created: int
     model: str
+    sampling: SamplingParams
 
     @classmethod
-    def new(cls, kind: ResponseKind, model: str) -> ResponseMeta:
+    def new(cls, kind: ResponseKind, model: str, sampling: SamplingParams) -> ResponseMeta:
         prefix = "chatcmpl" if kind == "chat" else "cmpl"
-        return cls(id=f"{prefix}-{uuid.uuid4().hex}", created=int(time.time()), model=model)
+        return cls(f"{prefix}-{uuid.uuid4().hex}", int(time.time()), model, sampling)
 
 
 def render_usage(usage: TokenUsage) -> Usage:
@@ -45,43 +55,60 @@ def render_usage(usage: TokenUsage) -> Usage:
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         total_tokens=usage.total_tokens,
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=usage.cached_tokens),
     )
 
 
-def record_outcome(log: RequestLog, stream: GenerationStream) -> None:
-    log.prompt_tokens = stream.prompt_tokens
-    log.completion_tokens = stream.completion_tokens
-    if stream.outcome is not None:
-        log.finish_reason = stream.outcome.finish_reason
+def record_usage(log: RequestLog, usage: TokenUsage, finish_reasons: tuple[str, ...]) -> None:
+    log.prompt_tokens = usage.prompt_tokens
+    log.completion_tokens = usage.completion_tokens
+    log.cached_tokens = usage.cached_tokens
+    log.finish_reason = ",".join(finish_reasons)
 
 
 def render_chat_completion(meta: ResponseMeta, result: CompletedGeneration) -> ChatCompletion:
+    wants_logprobs = meta.sampling.logprobs
     return ChatCompletion(
         id=meta.id,
         created=meta.created,
         model=meta.model,
         choices=[
             ChatChoice(
-                index=0,
-                message=AssistantMessage(content=result.text),
-                finish_reason=result.outcome.finish_reason,
+                index=index,
+                message=AssistantMessage(content=choice.text),
+                logprobs=chat_logprobs(choice.logprobs, meta.sampling.top_logprobs)
+                if wants_logprobs
+                else None,
+                finish_reason=choice.finish_reason,
             )
+            for index, choice in enumerate(result.choices)
         ],
-        usage=render_usage(result.outcome.usage),
+        usage=render_usage(result.usage),
     )
 
 
 def render_text_completion(meta: ResponseMeta, result: CompletedGeneration) -> Completion:
+    wants_logprobs = meta.sampling.logprobs
     return Completion(
         id=meta.id,
         created=meta.created,
         model=meta.model,
-        choices=[CompletionChoice(text=result.text, finish_reason=result.outcome.finish_reason)],
-        usage=render_usage(result.outcome.usage),
+        choices=[
+            CompletionChoice(
+                text=choice.text,
+                index=index,
+                logprobs=completion_logprobs(choice.logprobs, meta.sampling.top_logprobs)
+                if wants_logprobs
+                else None,
+                finish_reason=choice.finish_reason,
+            )
+            for index, choice in enumerate(result.choices)
+        ],
+        usage=render_usage(result.usage),
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChunkRenderer:
     """Frames of one streamed answer. With ``include_usage`` every chunk carries
     ``"usage": null`` and a last chunk with no choices carries the usage, as OpenAI does."""
@@ -89,24 +116,44 @@ class ChunkRenderer:
     kind: ResponseKind
     meta: ResponseMeta
     include_usage: bool
+    text_offsets: dict[int, int] = field(default_factory=dict)
 
-    def opening(self) -> bytes | None:
+    def openings(self) -> list[bytes]:
+        if self.kind != "chat":
+            return []
+        opening = ChatDelta(role="assistant", content="")
+        return [self._chat(index, opening, None) for index in range(self.meta.sampling.n)]
+
+    def piece(self, piece: TextPiece) -> bytes:
+        top_n = self.meta.sampling.top_logprobs
         if self.kind == "chat":
-            return self._frame(ChatDelta(role="assistant", content=""), None)
-        return None
+            logprobs = chat_logprobs(piece.logprobs, top_n) if self.meta.sampling.logprobs else None
+            return self._chat(piece.choice, ChatDelta(content=piece.text), None, logprobs)
+        offset = self.text_offsets.get(piece.choice, 0)
+        self.text_offsets[piece.choice] = offset + len(piece.text)
+        choice = CompletionChoice(
+            text=piece.text,
+            index=piece.choice,
+            logprobs=completion_logprobs(piece.logprobs, top_n, offset)
+            if self.meta.sampling.logprobs
+            else None,
+            finish_reason=None,
+        )
+        return self._text(choice)
 
-    def text(self, text: str) -> bytes:
-        return self._frame(ChatDelta(content=text) if self.kind == "chat" else text, None)
-
-    def closing(self, finish_reason: str) -> bytes:
-        return self._frame(ChatDelta() if self.kind == "chat" else "", finish_reason)
+    def closing(self, finished: ChoiceFinished) -> bytes:
+        if self.kind == "chat":
+            return self._chat(finished.choice, ChatDelta(), finished.finish_reason)
+        choice = CompletionChoice(
+            text="", index=finished.choice, finish_reason=finished.finish_reason
+        )
+        return self._text(choice)
 
     def usage(self, usage: TokenUsage) -> bytes:
-        obj = "chat.completion.chunk" if self.kind == "chat" else "text_completion"
         return sse_event(
             {
                 "id": self.meta.id,
-                "object": obj,
+                "object": "chat.completion.chunk" if self.kind == "chat" else "text_completion",
                 "created": self.meta.created,
                 "model": self.meta.model,
                 "choices": [],
@@ -114,23 +161,25 @@ class ChunkRenderer:
             }
         )
 
-    def _frame(self, content: ChatDelta | str, finish_reason: str | None) -> bytes:
+    def _chat(
+        self, index: int, delta: ChatDelta, finish_reason: str | None, logprobs: Any = None
+    ) -> bytes:
         meta = self.meta
-        chunk: ChatCompletionChunk | Completion
-        if isinstance(content, ChatDelta):
-            chunk = ChatCompletionChunk(
-                id=meta.id,
-                created=meta.created,
-                model=meta.model,
-                choices=[ChatChunkChoice(delta=content, finish_reason=finish_reason)],
-            )
-        else:
-            chunk = Completion(
-                id=meta.id,
-                created=meta.created,
-                model=meta.model,
-                choices=[CompletionChoice(text=content, finish_reason=finish_reason)],
-            )
+        chunk = ChatCompletionChunk(
+            id=meta.id,
+            created=meta.created,
+            model=meta.model,
+            choices=[
+                ChatChunkChoice(
+                    index=index, delta=delta, logprobs=logprobs, finish_reason=finish_reason
+                )
+            ],
+        )
+        return sse_event(chunk.model_dump(exclude=None if self.include_usage else {"usage"}))
+
+    def _text(self, choice: CompletionChoice) -> bytes:
+        meta = self.meta
+        chunk = Completion(id=meta.id, created=meta.created, model=meta.model, choices=[choice])
         return sse_event(chunk.model_dump(exclude=None if self.include_usage else {"usage"}))
 
 
@@ -143,15 +192,17 @@ async def stream_events(
     (the SDKs raise it), since the status line has already gone out.
     """
     try:
-        opening = renderer.opening()
-        if opening is not None:
+        for opening in renderer.openings():
             yield opening
-        async with aclosing(stream.pieces()) as pieces:
-            async for text in pieces:
-                yield renderer.text(text)
+        async with aclosing(stream.items()) as items:
+            async for item in items:
+                if isinstance(item, TextPiece):
+                    yield renderer.piece(item)
+                else:
+                    yield renderer.closing(item)
         outcome = stream.outcome
         assert outcome is not None
-        yield renderer.closing(outcome.finish_reason)
+        record_usage(log, outcome.usage, outcome.finish_reasons)
         if renderer.include_usage:
             yield renderer.usage(outcome.usage)
         yield DONE_EVENT
@@ -159,4 +210,6 @@ async def stream_events(
         _, body = openai_error_payload(exc)
         yield sse_event(body)
     finally:
-        record_outcome(log, stream)
+        if stream.outcome is None:  # cut short: log what was generated so far
+            log.prompt_tokens = stream.prompt_tokens
+            log.completion_tokens = stream.completion_tokens

@@ -9,6 +9,7 @@ from atrium.api.openai.render import (
     ChunkRenderer,
     ResponseKind,
     ResponseMeta,
+    record_usage,
     render_chat_completion,
     render_text_completion,
     stream_events,
@@ -44,15 +45,13 @@ async def _generate(
     service = app_state(request).completions
     log = request_log(request)
     log.model = canonical.model
-    meta = ResponseMeta.new(kind, canonical.model)
+    meta = ResponseMeta.new(kind, canonical.model, canonical.sampling)
     if body.stream:
         stream = await unless_disconnected(request, service.open(canonical))
         renderer = ChunkRenderer(kind, meta, include_usage)
         return EventStreamResponse(stream_events(renderer, stream, log), headers=SSE_HEADERS)
     result = await unless_disconnected(request, service.complete(canonical))
-    log.prompt_tokens = result.outcome.usage.prompt_tokens
-    log.completion_tokens = result.outcome.usage.completion_tokens
-    log.finish_reason = result.outcome.finish_reason
+    record_usage(log, result.usage, tuple(choice.finish_reason for choice in result.choices))
     rendered = (
         render_chat_completion(meta, result)
         if kind == "chat"
