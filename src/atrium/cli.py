@@ -29,7 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--served-model-name", help="model id clients use")
     serve.add_argument("--data-dir", type=Path, help="directory for Atrium's state")
     serve.add_argument("--engine", help="llamacpp (default) or fake")
-    serve.add_argument("--context-size", help="tokens of context per sequence")
+    serve.add_argument("--context-size", help="KV cache tokens shared by all sequences")
+    serve.add_argument("--max-sequence-tokens", help="longest prompt + answer of one request")
+    serve.add_argument("--max-sequences", help="sequences decoded together (default 16)")
+    serve.add_argument("--max-waiting", help="requests queued beyond those before 429")
+    serve.add_argument("--prefill-chunk", help="prompt tokens read per step while others decode")
+    serve.add_argument(
+        "--prefix-cache",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="reuse the KV of shared prompt prefixes (default on)",
+    )
     serve.add_argument("--threads", help="CPU threads for the engine")
     serve.add_argument("--batch-size", help="most tokens per engine step")
     serve.add_argument("--log-level", help="debug, info, warning or error")

@@ -44,11 +44,33 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default_factory=default_data_dir, description="where state is kept")
     engine: EngineKind = Field(default="llamacpp", description="llamacpp, or fake for testing")
-    context_size: int = Field(
-        default=8192, ge=64, le=1_048_576, description="tokens of context per sequence"
+    context_size: int | None = Field(
+        default=None,
+        ge=64,
+        le=4_194_304,
+        description="KV cache tokens shared by all sequences (default: 1024 x max_sequences)",
     )
+    max_sequence_tokens: int | None = Field(
+        default=None,
+        ge=64,
+        le=1_048_576,
+        description="longest prompt + answer of one request (default: the model's)",
+    )
+    max_sequences: int = Field(
+        default=16, ge=1, le=128, description="sequences decoded together in one batch"
+    )
+    max_waiting: int | None = Field(
+        default=None, ge=0, le=100_000, description="requests queued beyond those (then 429)"
+    )
+    prefill_chunk: int = Field(
+        default=256,
+        ge=16,
+        le=65_536,
+        description="most prompt tokens read per step while others decode",
+    )
+    prefix_cache: bool = Field(default=True, description="reuse the KV of shared prompt prefixes")
     threads: int | None = Field(
-        default=None, ge=1, le=1024, description="CPU threads for the engine (default: all)"
+        default=None, ge=1, le=1024, description="CPU threads for the engine (default: cores)"
     )
     batch_size: int = Field(
         default=512, ge=16, le=65_536, description="most tokens decoded in one engine step"

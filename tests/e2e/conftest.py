@@ -56,7 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATRIUM_")}
     command = [
         sys.executable, "-m", "atrium", "serve",
-        "--port", str(port), "--data-dir", str(workdir / "data"), "--context-size", "2048",
+        "--port", str(port), "--data-dir", str(workdir / "data"),
     ]  # fmt: skip
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)

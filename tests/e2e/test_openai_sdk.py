@@ -150,12 +150,14 @@ def test_sdk_errors(client: OpenAI) -> None:
     assert missing.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError) as too_long:
         client.chat.completions.create(
-            model=DEFAULT_MODEL, messages=[{"role": "user", "content": "hello " * 3000}]
+            model=DEFAULT_MODEL, messages=[{"role": "user", "content": "hello " * 9000}]
         )
     assert too_long.value.code == "context_length_exceeded"
     with pytest.raises(openai.BadRequestError) as unsupported:
-        client.chat.completions.create(model=DEFAULT_MODEL, messages=QUESTION, n=3)
-    assert unsupported.value.param == "n"
+        client.chat.completions.create(
+            model=DEFAULT_MODEL, messages=QUESTION, response_format={"type": "json_object"}
+        )
+    assert unsupported.value.param == "response_format"
 
 
 def test_disconnect_mid_stream_frees_the_server(server: RunningServer, client: OpenAI) -> None:

@@ -211,10 +211,10 @@ async def test_aclose_mid_stream_aborts_and_the_next_request_works(
     scheduler = engine._scheduler
     assert scheduler is not None
     for _ in range(100):
-        if not scheduler._running and not scheduler._waiting:
+        if not scheduler.running and not scheduler._waiting:
             break
         await asyncio.sleep(0.01)
-    assert not scheduler._running
+    assert not scheduler.running
     again = await collect(engine.generate(chat(max_tokens=8)))
     assert text_of(again) == text_of(reference)  # the aborted sequence's KV was cleared
 
@@ -368,7 +368,7 @@ async def test_model_pieces_of_a_multibyte_text_detokenize_cleanly(
 
 
 async def test_stopping_the_engine_fails_pending_requests(source: ModelSource) -> None:
-    engine = LlamaCppEngine(source, context_size=512)
+    engine = LlamaCppEngine(source, context_size=1024, max_sequences=1)
     await engine.start()
     running = engine.generate(chat(request_id="running", max_tokens=400))
     waiting = engine.generate(chat(request_id="waiting", max_tokens=400))

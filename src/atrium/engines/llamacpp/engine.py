@@ -2,17 +2,19 @@
 
 ``generate`` does everything that can fail on the request itself in the caller's task,
 before any event (model id, chat template, tokenization, context length); the generation
-then runs on the scheduler thread. ``PromptProcessed`` arrives once the prompt has been
-decoded (so it also marks the end of prefill), then one ``TokenDelta`` per token (tokens
-that end inside a UTF-8 character are held and sent with the one that completes it), then
-``GenerationFinished``. The end-of-generation token is neither sent nor counted.
+then runs on the scheduler thread, batched with the others. ``PromptProcessed`` arrives
+once the prompt has been decoded (so it also marks the end of prefill; ``cached_tokens``
+of it came from the prefix cache), then one ``TokenDelta`` per token (tokens that end inside
+a UTF-8 character are held and sent with the one that completes it), then
+``GenerationFinished``; with ``n`` choices, their deltas interleave and each ends with its
+own ``GenerationFinished``. The end-of-generation token is neither sent nor counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 
 from atrium.engines.base import (
     ChatMessage,
@@ -22,9 +24,11 @@ from atrium.engines.base import (
     GenerationFinished,
     GenerationRequest,
     ModelInfo,
+    SamplingParams,
 )
+from atrium.engines.llamacpp.logprobs import MAX_TOP_LOGPROBS
 from atrium.engines.llamacpp.model import ContextConfig, LlamaModel, default_threads
-from atrium.engines.llamacpp.scheduler import Scheduler
+from atrium.engines.llamacpp.scheduler import Scheduler, SchedulerConfig
 from atrium.engines.llamacpp.sequence import EventSink
 from atrium.engines.llamacpp.template import ChatTemplate
 from atrium.errors import (
@@ -39,24 +43,52 @@ logger = logging.getLogger(__name__)
 
 
 class LlamaCppEngine(Engine):
-    """Serves one GGUF model with llama.cpp, in this process."""
+    """Serves one GGUF model with llama.cpp, in this process (continuous batching).
+
+    ``context_size`` is the KV cache shared by all sequences (default: 1024 tokens per
+    sequence slot, at least 8192); one request may use ``max_sequence_tokens`` of it (default:
+    the model's training context, at most ``context_size``). ``max_sequences`` sequences run
+    at once (a request with ``n`` choices takes ``n``), ``max_waiting`` requests may wait
+    (default: four per sequence slot; more get ``EngineOverloadedError``), and a step reads
+    at most ``prefill_chunk`` prompt tokens while other sequences are decoding. The prefix
+    cache keeps up to ``prefix_cache_entries`` finished sequences (default: ``max_sequences``).
+    """
 
     def __init__(
         self,
         source: ModelSource,
         *,
-        context_size: int = 8192,
+        context_size: int | None = None,
         threads: int | None = None,
         batch_size: int = 512,
+        max_sequences: int = 16,
+        max_waiting: int | None = None,
+        prefill_chunk: int = 256,
+        max_sequence_tokens: int | None = None,
+        prefix_cache: bool = True,
+        prefix_cache_entries: int | None = None,
     ) -> None:
-        if context_size < 1 or batch_size < 1:
-            raise ValueError("context_size and batch_size must be positive")
+        if max_sequences < 1 or not 1 <= max_sequences + (prefix_cache_entries or 0) <= 256:
+            raise ValueError("max_sequences (plus prefix_cache_entries) must be in [1, 256]")
+        if context_size is None:
+            context_size = max(8192, 1024 * max_sequences)
+        if context_size < 1 or batch_size < 1 or prefill_chunk < 1:
+            raise ValueError("context_size, batch_size and prefill_chunk must be positive")
+        if max_waiting is not None and max_waiting < 0:
+            raise ValueError("max_waiting must not be negative")
+        entries = max_sequences if prefix_cache_entries is None else prefix_cache_entries
         self._source = source
         self._config = ContextConfig(
             context_size=context_size,
-            batch_size=min(batch_size, context_size),
+            batch_size=max(min(batch_size, context_size), max_sequences),
             threads=threads or default_threads(),
+            max_sequences=min(256, max_sequences + (entries if prefix_cache else 0)),
         )
+        self._max_sequences = max_sequences
+        self._max_waiting = 4 * max_sequences if max_waiting is None else max_waiting
+        self._prefill_chunk = prefill_chunk
+        self._max_sequence_tokens = max_sequence_tokens
+        self._prefix_cache = prefix_cache
         self._model: LlamaModel | None = None
         self._template: ChatTemplate | None = None
         self._scheduler: Scheduler | None = None
@@ -80,13 +112,26 @@ class LlamaCppEngine(Engine):
         self._template = ChatTemplate(
             model.chat_template, bos_token=model.bos_text, eos_token=model.eos_text
         )
-        self._scheduler = Scheduler(model, max_sequences=self._config.max_sequences)
+        total = min(self._config.context_size, model.n_ctx)
+        self._scheduler = Scheduler(
+            model,
+            SchedulerConfig(
+                max_sequences=self._max_sequences,
+                max_waiting=self._max_waiting,
+                prefill_chunk=min(self._prefill_chunk, model.n_batch),
+                total_cells=total,
+                sequence_tokens=self.context_size,
+                reserve_cap=max(1, total // self._max_sequences),
+                prefix_cache=self._prefix_cache,
+            ),
+        )
         self._scheduler.start()
         self._state = "ready"
         logger.info(
-            "llama.cpp engine ready: %s (n_ctx=%d, n_batch=%d, threads=%d)",
+            "llama.cpp engine ready: %s (n_ctx=%d shared by %d sequences, n_batch=%d, threads=%d)",
             self._source.model_id,
             model.n_ctx,
+            self._max_sequences,
             model.n_batch,
             self._config.threads,
         )
@@ -108,8 +153,23 @@ class LlamaCppEngine(Engine):
     @property
     def context_size(self) -> int:
         """The most tokens (prompt and completion) one sequence may hold."""
-        configured = self._config.context_size
-        return configured if self._model is None else min(configured, self._model.n_ctx)
+        limit = self._config.context_size
+        if self._model is not None:
+            limit = min(limit, self._model.n_ctx, self._model.n_ctx_train)
+        if self._max_sequence_tokens is not None:
+            limit = min(limit, self._max_sequence_tokens)
+        return limit
+
+    def metrics(self) -> Mapping[str, float]:
+        scheduler = self._scheduler
+        if scheduler is None:
+            return {}
+        return {**scheduler.metrics.snapshot(), **scheduler.gauges()}
+
+    def clear_prefix_cache(self) -> None:
+        """Drop every prefix-cache entry (before the next request is admitted)."""
+        if self._scheduler is not None:
+            self._scheduler.clear_prefix_cache()
 
     def models(self) -> Sequence[ModelInfo]:
         return [ModelInfo(id=self._source.model_id, context_size=self.context_size)]
@@ -175,28 +235,45 @@ class LlamaCppEngine(Engine):
         room = context_size - prompt_tokens
         return room if max_tokens is None else min(max_tokens, room)
 
+    def _check_sampling(self, sampling: SamplingParams, model: LlamaModel) -> None:
+        if not 1 <= sampling.n <= self._max_sequences:
+            raise InvalidRequestError(
+                f"n must be between 1 and {self._max_sequences} on this engine", param="n"
+            )
+        for token, _ in sampling.logit_bias:
+            if not 0 <= token < model.n_vocab:
+                raise InvalidRequestError(
+                    f"logit_bias: token id {token} is not in this model's vocabulary "
+                    f"(0 to {model.n_vocab - 1})",
+                    param="logit_bias",
+                )
+        if not 0 <= sampling.top_logprobs <= MAX_TOP_LOGPROBS:
+            raise InvalidRequestError(
+                f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}", param="top_logprobs"
+            )
+
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         prompt = self.prompt_tokens(request)
+        model = self._ready_model(request.model)
+        self._check_sampling(request.sampling, model)
         limit = self._check_length(request, len(prompt))
         scheduler = self._scheduler
         if scheduler is None:
             raise EngineUnavailableError("the llama.cpp engine is stopped")
         sink = EventSink(asyncio.get_running_loop())
         submission = scheduler.submit(request.request_id, prompt, request.sampling, limit, sink)
-        finished = False
+        open_choices = max(1, request.sampling.n)
         try:
-            while True:
+            while open_choices:
                 item = await sink.queue.get()
                 if isinstance(item, BaseException):
-                    finished = True
+                    open_choices = 0
                     raise item
                 if isinstance(item, GenerationFinished):
-                    finished = True
+                    open_choices -= 1
                 yield item
-                if finished:
-                    return
         finally:
-            if not finished:
+            if open_choices:
                 scheduler.cancel(submission)
 
     async def abort(self, request_id: str) -> None:

@@ -1,8 +1,10 @@
-"""The only module that touches llama-cpp-python's (untyped, ctypes) low-level API.
+"""With ``sampler_chain``, the only module that touches llama-cpp-python's (untyped, ctypes)
+low-level API.
 
 It loads a GGUF model and makes one llama context for it, and wraps what the rest of the
 engine needs in typed objects: tokenization, token pieces, end-of-generation checks,
-metadata, batches, ``llama_decode``, per-sequence KV removal and sampler chains.
+metadata, batches, ``llama_decode``, logits, and per-sequence KV operations (remove, copy a
+prefix to another sequence: with a unified KV cache the copy shares the cells).
 
 The context is made with ``llama_context_default_params`` + ``llama_init_from_model``
 because the high-level ``Llama`` class does not pass ``n_seq_max`` to the context.
@@ -19,7 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp
+import numpy as np
+import numpy.typing as npt
 
+from atrium.engines.llamacpp.sampler_chain import SamplerChain
 from atrium.errors import EngineError
 
 logger = logging.getLogger(__name__)
@@ -54,12 +59,30 @@ class ContextConfig:
     batch_size: int
     threads: int
     max_sequences: int = 1
+    """``n_seq_max``: running sequences plus prefix-cache entries."""
 
 
 def default_threads() -> int:
-    return max(
-        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
+    """The physical cores this process may run on (hyper-threads slow llama.cpp down)."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    usable = usable or os.cpu_count() or 1
+    return max(1, usable // _threads_per_core())
+
+
+def _threads_per_core() -> int:
+    siblings = Path("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list")
+    try:
+        text = siblings.read_text().strip()
+    except OSError:
+        return 1
+    count = 0
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        try:
+            count += int(high) - int(low) + 1 if high else 1
+        except ValueError:
+            return 1
+    return max(1, count)
 
 
 class Batch:
@@ -69,6 +92,13 @@ class Batch:
         self.capacity = capacity
         self._raw: Any = llama_cpp.llama_batch_init(capacity, 0, 1)
         self._size = 0
+        raw = self._raw
+        # the arrays' pointers, fetched once: attribute access on the struct is slow
+        self._token: Any = raw.token
+        self._pos: Any = raw.pos
+        self._n_seq_id: Any = raw.n_seq_id
+        self._seq_id: Any = raw.seq_id
+        self._logits: Any = raw.logits
 
     def __len__(self) -> int:
         return self._size
@@ -82,64 +112,21 @@ class Batch:
         index = self._size
         if index >= self.capacity:
             raise EngineError("llama batch overflow")  # would abort the process in ggml
-        raw = self._raw
-        raw.token[index] = token
-        raw.pos[index] = position
-        raw.n_seq_id[index] = 1
-        raw.seq_id[index][0] = seq_id
-        raw.logits[index] = logits
+        self._token[index] = token
+        self._pos[index] = position
+        self._n_seq_id[index] = 1
+        self._seq_id[index][0] = seq_id
+        self._logits[index] = logits
         self._size = index + 1
-        raw.n_tokens = self._size
         return index
+
+    def seal(self) -> None:
+        """Set the token count of the raw batch (call once, before decoding it)."""
+        self._raw.n_tokens = self._size
 
     def free(self) -> None:
         if self._raw is not None:
             llama_cpp.llama_batch_free(self._raw)
-            self._raw = None
-
-
-class SamplerChain:
-    """A llama.cpp sampler chain (owned: ``free`` releases it and every sampler in it)."""
-
-    def __init__(self) -> None:
-        params = llama_cpp.llama_sampler_chain_default_params()
-        params.no_perf = True
-        self._raw: Any = llama_cpp.llama_sampler_chain_init(params)
-        if not self._raw:
-            raise EngineError("llama_sampler_chain_init failed")
-
-    def _add(self, sampler: Any) -> None:
-        if not sampler:
-            raise EngineError("cannot create a llama.cpp sampler")
-        llama_cpp.llama_sampler_chain_add(self._raw, sampler)
-
-    def add_penalties(
-        self, *, n_vocab: int, last_n: int, repeat: float, frequency: float, presence: float
-    ) -> None:
-        # 0.3.36's llama.cpp takes n_vocab first (upstream llama.cpp dropped it)
-        self._add(
-            llama_cpp.llama_sampler_init_penalties(n_vocab, last_n, repeat, frequency, presence)
-        )
-
-    def add_top_p(self, p: float, min_keep: int = 1) -> None:
-        self._add(llama_cpp.llama_sampler_init_top_p(p, min_keep))
-
-    def add_temperature(self, temperature: float) -> None:
-        self._add(llama_cpp.llama_sampler_init_temp(temperature))
-
-    def add_dist(self, seed: int) -> None:
-        self._add(llama_cpp.llama_sampler_init_dist(seed))
-
-    def add_greedy(self) -> None:
-        self._add(llama_cpp.llama_sampler_init_greedy())
-
-    def sample(self, context: Any, index: int) -> int:
-        """Sample from the logits at ``index`` of the last batch (and accept the token)."""
-        return int(llama_cpp.llama_sampler_sample(self._raw, context, index))
-
-    def free(self) -> None:
-        if self._raw is not None:
-            llama_cpp.llama_sampler_free(self._raw)
             self._raw = None
 
 
@@ -162,6 +149,7 @@ class LlamaModel:
         self.n_batch = int(llama_cpp.llama_n_batch(self._context))
         self.n_seq_max = int(llama_cpp.llama_n_seq_max(self._context))
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
+        self.n_ctx_train = int(llama_cpp.llama_model_n_ctx_train(self._model))
         self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab))
         self.bos_id = self._special_id(llama_cpp.llama_vocab_bos(self._vocab))
         self.eos_id = self._special_id(llama_cpp.llama_vocab_eos(self._vocab))
@@ -177,6 +165,7 @@ class LlamaModel:
         params.n_seq_max = config.max_sequences
         params.n_threads = config.threads
         params.n_threads_batch = config.threads
+        params.kv_unified = True  # one KV budget shared by all sequences (else n_ctx is split)
         params.no_perf = True
         context = llama_cpp.llama_init_from_model(self._model, params)
         if not context:
@@ -250,18 +239,38 @@ class LlamaModel:
         return Batch(self.n_batch)
 
     def new_sampler_chain(self) -> SamplerChain:
-        return SamplerChain()
+        return SamplerChain(self.n_vocab)
 
     def decode(self, batch: Batch) -> int:
-        """Run the model over ``batch``; 0 on success (llama.cpp's status otherwise)."""
+        """Run the model over ``batch``; 0 on success (llama.cpp's status otherwise:
+        1 means no room in the KV cache)."""
+        batch.seal()
         return int(llama_cpp.llama_decode(self._context, batch._raw))
 
     def sample(self, chain: SamplerChain, index: int) -> int:
         return chain.sample(self._context, index)
 
+    def logits(self, index: int) -> npt.NDArray[np.float32]:
+        """The logits at ``index`` of the last batch (a view: copy before the next decode)."""
+        pointer = llama_cpp.llama_get_logits_ith(self._context, index)
+        if not pointer:
+            raise EngineError(f"no logits at batch index {index}")
+        return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+
     def clear_sequence(self, seq_id: int) -> None:
         """Drop every KV cell of ``seq_id``."""
         llama_cpp.llama_memory_seq_rm(self._memory, seq_id, -1, -1)
+
+    def truncate_sequence(self, seq_id: int, length: int) -> None:
+        """Drop the KV cells of ``seq_id`` at positions ``length`` and beyond."""
+        llama_cpp.llama_memory_seq_rm(self._memory, seq_id, length, -1)
+
+    def copy_prefix(self, source: int, target: int, length: int) -> None:
+        """Give ``target`` the KV of positions ``[0, length)`` of ``source`` (shared cells)."""
+        llama_cpp.llama_memory_seq_cp(self._memory, source, target, 0, length)
+
+    def clear_all(self) -> None:
+        llama_cpp.llama_memory_clear(self._memory, True)
 
     def close(self) -> None:
         if self._context is not None:
