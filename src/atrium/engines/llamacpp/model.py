@@ -166,6 +166,9 @@ class LlamaModel:
         params.n_threads = config.threads
         params.n_threads_batch = config.threads
         params.kv_unified = True  # one KV budget shared by all sequences (else n_ctx is split)
+        # Flash attention: measured here 15-20% more tok/s at 1 and 16 sequences (auto left
+        # it off on this CPU).
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
         params.no_perf = True
         context = llama_cpp.llama_init_from_model(self._model, params)
         if not context:
