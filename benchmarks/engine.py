@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=2, help="engine threads (default 2)")
     parser.add_argument("--ctx", type=int, default=2048, help="context per sequence/slot")
     parser.add_argument(
+        "--atrium-arg",
+        action="append",
+        default=[],
+        help="extra flag for atrium serve, repeatable (e.g. --atrium-arg=--kv-streams)",
+    )
+    parser.add_argument(
         "--slots",
         type=int,
         default=16,
@@ -185,6 +191,7 @@ def launch_specs(args: argparse.Namespace, data_dir: Path) -> list[LaunchSpec]:
                 args.ctx,
                 slots=args.slots,
                 data_dir=data_dir,
+                extra=args.atrium_arg,
             )
         )
     python = server_python(args)

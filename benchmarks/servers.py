@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,13 +101,20 @@ def launched(spec: LaunchSpec, log_dir: Path) -> Iterator[Target]:
 
 
 def atrium_spec(
-    python: str, model: str, threads: int, ctx: int, *, slots: int, data_dir: Path
+    python: str,
+    model: str,
+    threads: int,
+    ctx: int,
+    *,
+    slots: int,
+    data_dir: Path,
+    extra: Sequence[str] = (),
 ) -> LaunchSpec:
-    """Atrium with the same KV budget as llama-server: ``slots`` sequences of ``ctx``
-    tokens (Atrium's ``--context-size`` is the total, shared by all sequences)."""
+    """Atrium with the same KV budget as llama-server: ``slots`` sequences of ``ctx`` tokens
+    (``--context-size`` is Atrium's total); ``extra`` flags go to ``atrium serve``."""
     argv = [python, "-m", "atrium", "serve", "--port", "{port}", "--model", model]
     argv += ["--threads", str(threads), "--context-size", str(ctx * slots)]
-    argv += ["--max-sequences", str(slots), "--max-sequence-tokens", str(ctx)]
+    argv += ["--max-sequences", str(slots), "--max-sequence-tokens", str(ctx), *extra]
     argv += ["--data-dir", str(data_dir), "--log-level", "warning"]
     return LaunchSpec("atrium", argv)
 

@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="reuse the KV of shared prompt prefixes (default on)",
     )
+    serve.add_argument(
+        "--kv-streams",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one KV stream per sequence (faster with many sequences, more memory)",
+    )
     serve.add_argument("--threads", help="CPU threads for the engine")
     serve.add_argument("--batch-size", help="most tokens per engine step")
     serve.add_argument("--log-level", help="debug, info, warning or error")

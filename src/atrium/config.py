@@ -69,6 +69,9 @@ class Settings(BaseSettings):
         description="most prompt tokens read per step while others decode",
     )
     prefix_cache: bool = Field(default=True, description="reuse the KV of shared prompt prefixes")
+    kv_streams: bool = Field(
+        default=False, description="one KV stream per sequence instead of one unified cache"
+    )
     threads: int | None = Field(
         default=None, ge=1, le=1024, description="CPU threads for the engine (default: cores)"
     )

@@ -26,4 +26,5 @@ def create_engine(settings: Settings) -> Engine:
         prefill_chunk=settings.prefill_chunk,
         max_sequence_tokens=settings.max_sequence_tokens,
         prefix_cache=settings.prefix_cache,
+        kv_streams=settings.kv_streams,
     )

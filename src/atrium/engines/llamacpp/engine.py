@@ -42,6 +42,10 @@ from atrium.models.registry import ModelSource
 logger = logging.getLogger(__name__)
 
 
+DEFAULT_STREAM_TOKENS = 4096
+"""Per-request KV with ``kv_streams`` when neither the total nor the per-request size is set."""
+
+
 class LlamaCppEngine(Engine):
     """Serves one GGUF model with llama.cpp, in this process (continuous batching).
 
@@ -67,22 +71,30 @@ class LlamaCppEngine(Engine):
         max_sequence_tokens: int | None = None,
         prefix_cache: bool = True,
         prefix_cache_entries: int | None = None,
+        kv_streams: bool = False,
     ) -> None:
         if max_sequences < 1 or not 1 <= max_sequences + (prefix_cache_entries or 0) <= 256:
             raise ValueError("max_sequences (plus prefix_cache_entries) must be in [1, 256]")
-        if context_size is None:
+        entries = max_sequences if prefix_cache_entries is None else prefix_cache_entries
+        n_ids = min(256, max_sequences + (entries if prefix_cache else 0))
+        if kv_streams:  # every id gets a stream of the per-request size
+            per_stream = max_sequence_tokens or (
+                context_size // n_ids if context_size else DEFAULT_STREAM_TOKENS
+            )
+            context_size = per_stream * n_ids
+        elif context_size is None:
             context_size = max(8192, 1024 * max_sequences)
         if context_size < 1 or batch_size < 1 or prefill_chunk < 1:
             raise ValueError("context_size, batch_size and prefill_chunk must be positive")
         if max_waiting is not None and max_waiting < 0:
             raise ValueError("max_waiting must not be negative")
-        entries = max_sequences if prefix_cache_entries is None else prefix_cache_entries
         self._source = source
         self._config = ContextConfig(
             context_size=context_size,
             batch_size=max(min(batch_size, context_size), max_sequences),
             threads=threads or default_threads(),
-            max_sequences=min(256, max_sequences + (entries if prefix_cache else 0)),
+            max_sequences=n_ids,
+            kv_streams=kv_streams,
         )
         self._max_sequences = max_sequences
         self._max_waiting = 4 * max_sequences if max_waiting is None else max_waiting
@@ -155,10 +167,14 @@ class LlamaCppEngine(Engine):
         """The most tokens (prompt and completion) one sequence may hold."""
         limit = self._config.context_size
         if self._model is not None:
-            limit = min(limit, self._model.n_ctx, self._model.n_ctx_train)
+            limit = min(limit, self._model.n_ctx_seq, self._model.n_ctx_train)
         if self._max_sequence_tokens is not None:
             limit = min(limit, self._max_sequence_tokens)
         return limit
+
+    @property
+    def kv_streams(self) -> bool:
+        return self._config.kv_streams
 
     def metrics(self) -> Mapping[str, float]:
         scheduler = self._scheduler
