@@ -111,9 +111,6 @@ class GenerationStream:
     def completion_tokens(self) -> int:
         return sum(state.completion_tokens for state in self._choices)
 
-    async def aclose(self) -> None:
-        await self._events.aclose()
-
     def items(self) -> AsyncGenerator[StreamItem, None]:
         return self._items()
 

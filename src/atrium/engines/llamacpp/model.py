@@ -283,9 +283,6 @@ class LlamaModel:
         else:
             llama_cpp.llama_memory_seq_cp(self._memory, source, target, 0, length)
 
-    def clear_all(self) -> None:
-        llama_cpp.llama_memory_clear(self._memory, True)
-
     def close(self) -> None:
         if self._context is not None:
             llama_cpp.llama_free(self._context)
