@@ -8,10 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from atrium import __version__
+from atrium.admin_client import AdminClientError
+from atrium.cli_admin import add_admin_commands, run_admin_command
 from atrium.config import Settings, load_settings
-from atrium.errors import ConfigurationError
+from atrium.errors import ConfigurationError, StoreUnavailableError
 from atrium.models.registry import CATALOG, resolve_model
 
+ADMIN_COMMANDS = frozenset({"keys", "deployments", "usage", "audit"})
 # On SIGTERM, running answers get this long to finish before they are cut.
 GRACEFUL_SHUTDOWN_S = 10
 
@@ -49,8 +52,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", help="CPU threads for the engine")
     serve.add_argument("--batch-size", help="most tokens per engine step")
     serve.add_argument("--log-level", help="debug, info, warning or error")
+    serve.add_argument("--log-format", help="text (default) or json")
+    serve.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
+    serve.add_argument(
+        "--auth",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="require API keys (default on; --no-auth only for local development)",
+    )
 
     commands.add_parser("models", help="list the models of the built-in catalog")
+    db = commands.add_parser("db", help="database maintenance")
+    db_actions = db.add_subparsers(dest="action", required=True)
+    upgrade = db_actions.add_parser("upgrade", help="apply pending migrations")
+    upgrade.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
+    upgrade.add_argument("--data-dir", type=Path, help="directory for Atrium's state")
+    upgrade.add_argument("--config", type=Path, help="TOML file with settings")
+    add_admin_commands(commands)
     return parser
 
 
@@ -60,7 +78,7 @@ def serve(settings: Settings) -> int:
     from atrium.app import build_app
     from atrium.logs import configure_logging
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.engine == "llamacpp":
         resolve_model(settings.model, settings.served_model_name)  # fail fast, one line
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -86,16 +104,38 @@ def list_catalog() -> int:
     return 0
 
 
+def upgrade_database(settings: Settings) -> int:
+    from atrium.store.database import Database, describe_url
+
+    db = Database(settings.resolved_database_url)
+    try:
+        db.upgrade()
+        print(f"database {describe_url(db.url)} is at revision {db.current_revision()}")
+    finally:
+        db.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "models":
             return list_catalog()
-        overrides = {key: value for key, value in vars(args).items() if key != "command"}
-        return serve(load_settings(**overrides))
+        if args.command in ADMIN_COMMANDS:
+            return run_admin_command(args)
+        overrides = {
+            key: value for key, value in vars(args).items() if key not in ("command", "action")
+        }
+        settings = load_settings(**overrides)
+        if args.command == "db":
+            return upgrade_database(settings)
+        return serve(settings)
     except ConfigurationError as exc:
         print(f"atrium: {exc.message}", file=sys.stderr)
         return 2
+    except (AdminClientError, StoreUnavailableError) as exc:
+        print(f"atrium: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

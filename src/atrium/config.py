@@ -21,6 +21,9 @@ from atrium.models.registry import DEFAULT_MODEL
 
 EngineKind = Literal["llamacpp", "fake"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["text", "json"]
+DATABASE_FILE = "atrium.db"
+ADMIN_KEY_FILE = "admin-key"
 
 
 def default_data_dir() -> Path:
@@ -78,8 +81,36 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         default=512, ge=16, le=65_536, description="most tokens decoded in one engine step"
     )
+    database_url: str | None = Field(
+        default=None,
+        min_length=1,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://... (default: SQLite in data_dir)",
+    )
+    auth: bool = Field(default=True, description="require API keys (off only for local dev)")
+    default_deployment: bool = Field(
+        default=True,
+        description="at start, create a deployment named after the model if none serves it",
+    )
+    usage_queue_size: int = Field(
+        default=10_000, ge=1, le=10_000_000, description="usage records held before dropping"
+    )
+    usage_batch_size: int = Field(
+        default=500, ge=1, le=100_000, description="usage records written per batch"
+    )
+    usage_flush_interval_s: float = Field(
+        default=1.0, gt=0, le=3600, description="longest wait before queued usage is written"
+    )
     log_level: LogLevel = Field(default="info", description="debug, info, warning or error")
+    log_format: LogFormat = Field(default="text", description="text, or json (one object a line)")
     log_prompts: bool = Field(default=False, description="log prompts and completions (PII!)")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / DATABASE_FILE}"
+
+    @property
+    def admin_key_path(self) -> Path:
+        return self.data_dir / ADMIN_KEY_FILE
 
     @field_validator("data_dir", "config", mode="after")
     @classmethod

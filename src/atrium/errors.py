@@ -102,3 +102,38 @@ class EngineOverloadedError(EngineError):
 
 class ConfigurationError(AtriumError):
     """A setting is invalid; the service refuses to start."""
+
+
+class StoreUnavailableError(AtriumError):
+    """The database cannot be reached or refused the operation."""
+
+
+class AuthenticationError(AtriumError):
+    """An API key that is unknown, revoked or expired (HTTP 401)."""
+
+
+class MissingApiKeyError(AuthenticationError):
+    """The request carries no API key at all (HTTP 401)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "You didn't provide an API key. Provide it in an Authorization header using "
+            "Bearer auth (Authorization: Bearer YOUR_KEY) or in an api-key header."
+        )
+
+
+class PermissionDeniedError(AtriumError):
+    """The key is valid but its role or deployment scope does not allow this (HTTP 403)."""
+
+
+class NotFoundError(AtriumError):
+    """A named control-plane object (deployment, key) does not exist (HTTP 404)."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"{kind} {name!r} not found")
+        self.kind = kind
+        self.name = name
+
+
+class ConflictError(AtriumError):
+    """The object already exists, or the change conflicts with the current state (409)."""

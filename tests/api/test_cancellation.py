@@ -12,12 +12,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from atrium.config import Settings
 from atrium.engines.fake import FakeBehaviour, FakeEngine
 from tests.api.conftest import FAKE_MODEL
 
 
 async def call_then_disconnect(
-    app: FastAPI, body: dict[str, Any], disconnect: asyncio.Event
+    app: FastAPI, body: dict[str, Any], disconnect: asyncio.Event, api_key: str
 ) -> list[dict[str, Any]]:
     payload = json.dumps(body).encode()
     sent: list[dict[str, Any]] = []
@@ -44,7 +45,11 @@ async def call_then_disconnect(
         "raw_path": b"/v1/chat/completions",
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"host", b"atrium")],
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"host", b"atrium"),
+            (b"authorization", f"Bearer {api_key}".encode()),
+        ],
         "client": ("127.0.0.1", 1234),
         "server": ("atrium", 80),
         "state": {},
@@ -60,12 +65,13 @@ async def wait_until(condition: Any, timeout: float = 5.0) -> None:
 
 
 async def test_disconnect_mid_stream_aborts_the_generation(
-    app: FastAPI, fake_engine: FakeEngine
+    app: FastAPI, fake_engine: FakeEngine, settings: Settings
 ) -> None:
     # 200 tokens at 50 ms each would take 10 s; the disconnect must end it within ~1 token.
     fake_engine.behaviour = FakeBehaviour(reply=lambda _: "tok " * 200, token_delay_s=0.05)
     disconnect = asyncio.Event()
     async with app.router.lifespan_context(app):
+        api_key = settings.admin_key_path.read_text().strip()
         call = asyncio.create_task(
             call_then_disconnect(
                 app,
@@ -75,6 +81,7 @@ async def test_disconnect_mid_stream_aborts_the_generation(
                     "stream": True,
                 },
                 disconnect,
+                api_key,
             )
         )
         await wait_until(lambda: len(fake_engine.requests) == 1)
@@ -93,16 +100,18 @@ async def test_disconnect_mid_stream_aborts_the_generation(
 
 
 async def test_disconnect_while_waiting_for_a_full_answer_aborts_it(
-    app: FastAPI, fake_engine: FakeEngine
+    app: FastAPI, fake_engine: FakeEngine, settings: Settings
 ) -> None:
     fake_engine.behaviour = FakeBehaviour(reply=lambda _: "tok " * 200, token_delay_s=0.05)
     disconnect = asyncio.Event()
     async with app.router.lifespan_context(app):
+        api_key = settings.admin_key_path.read_text().strip()
         call = asyncio.create_task(
             call_then_disconnect(
                 app,
                 {"model": FAKE_MODEL, "messages": [{"role": "user", "content": "go"}]},
                 disconnect,
+                api_key,
             )
         )
         await wait_until(lambda: len(fake_engine.requests) == 1)

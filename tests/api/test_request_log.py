@@ -7,6 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from atrium.config import Settings
 from atrium.engines.base import GenerationRequest
 from atrium.engines.fake import FakeBehaviour, FakeEngine
 from tests.api.conftest import FAKE_MODEL
@@ -57,7 +58,7 @@ async def test_streamed_request_is_logged_with_its_tokens(
 
 
 async def test_unexpected_failure_is_logged_as_500(
-    app: FastAPI, fake_engine: FakeEngine, caplog: pytest.LogCaptureFixture
+    app: FastAPI, fake_engine: FakeEngine, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="atrium.access")
 
@@ -67,7 +68,10 @@ async def test_unexpected_failure_is_logged_as_500(
     fake_engine.behaviour = FakeBehaviour(reply=broken_reply)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://atrium") as client:
+        headers = {"authorization": f"Bearer {settings.admin_key_path.read_text().strip()}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://atrium", headers=headers
+        ) as client:
             response = await client.post(
                 "/v1/chat/completions",
                 json={"model": FAKE_MODEL, "messages": [{"role": "user", "content": "x"}]},

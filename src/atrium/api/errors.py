@@ -17,15 +17,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from atrium.api.validation import error_from_validation
 from atrium.errors import (
     AtriumError,
+    AuthenticationError,
     ClientDisconnectedError,
+    ConflictError,
     ContextLengthExceededError,
     EngineError,
     EngineOverloadedError,
     EngineUnavailableError,
     InvalidRequestError,
     MalformedBodyError,
+    MissingApiKeyError,
     MissingParameterError,
     ModelNotFoundError,
+    NotFoundError,
+    PermissionDeniedError,
+    StoreUnavailableError,
     UnknownParameterError,
     UnsupportedParameterError,
 )
@@ -43,6 +49,11 @@ class ErrorKind:
 # Most specific class first: the first ``isinstance`` match wins.
 OPENAI_ERROR_KINDS: tuple[tuple[type[AtriumError], ErrorKind], ...] = (
     (ClientDisconnectedError, ErrorKind(499, "client_closed_request", None)),
+    (MissingApiKeyError, ErrorKind(401, "invalid_request_error", None)),
+    (AuthenticationError, ErrorKind(401, "invalid_request_error", "invalid_api_key")),
+    (PermissionDeniedError, ErrorKind(403, "permission_error", "permission_denied")),
+    (NotFoundError, ErrorKind(404, "invalid_request_error", "not_found")),
+    (ConflictError, ErrorKind(409, "invalid_request_error", "conflict")),
     (MalformedBodyError, ErrorKind(400, "invalid_request_error", None)),
     (MissingParameterError, ErrorKind(400, "invalid_request_error", "missing_required_parameter")),
     (UnknownParameterError, ErrorKind(400, "invalid_request_error", "unknown_parameter")),
@@ -55,6 +66,7 @@ OPENAI_ERROR_KINDS: tuple[tuple[type[AtriumError], ErrorKind], ...] = (
     (ModelNotFoundError, ErrorKind(404, "invalid_request_error", "model_not_found")),
     (EngineOverloadedError, ErrorKind(429, "rate_limit_error", "engine_overloaded")),
     (EngineUnavailableError, ErrorKind(503, "server_error", "engine_unavailable")),
+    (StoreUnavailableError, ErrorKind(503, "server_error", "store_unavailable")),
     (EngineError, ErrorKind(500, "server_error", "engine_error")),
 )
 INTERNAL_ERROR = ErrorKind(500, "server_error", None)
@@ -84,8 +96,10 @@ def openai_error_response(exc: AtriumError) -> JSONResponse:
     headers = {}
     if isinstance(exc, EngineOverloadedError):
         headers["retry-after"] = str(max(1, round(exc.retry_after_s)))
-    elif isinstance(exc, EngineUnavailableError):
+    elif isinstance(exc, EngineUnavailableError | StoreUnavailableError):
         headers["retry-after"] = str(UNAVAILABLE_RETRY_AFTER_S)
+    elif isinstance(exc, AuthenticationError):
+        headers["www-authenticate"] = 'Bearer realm="atrium"'
     return JSONResponse(body, status_code=kind.status, headers=headers)
 
 

@@ -23,5 +23,5 @@ async def readyz(request: Request) -> JSONResponse:
     health = state.engine.health()
     if not health.ready:
         return JSONResponse({"status": "not_ready", "detail": health.detail}, status_code=503)
-    models = [info.id for info in state.completions.served_models()]
+    models = [info.id for info in state.engine.models()]
     return JSONResponse({"status": "ready", "models": models})

@@ -11,7 +11,8 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
@@ -32,13 +33,33 @@ class RequestLog:
     method: str
     path: str
     status: int = 0
+    key_id: str | None = None
+    deployment: str | None = None
     model: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int | None = None
     finish_reason: str | None = None
     latency_ms: float = 0.0
+    ttft_ms: float | None = None
     client_disconnected: bool = False
+    # Not logged: whether the request counts as metered usage, the route template, timing.
+    metered: bool = field(default=False, repr=False)
+    route: str | None = field(default=None, repr=False)
+    started: float = field(default_factory=time.perf_counter, repr=False)
+
+    def mark_first_token(self) -> None:
+        if self.ttft_ms is None:
+            self.ttft_ms = round((time.perf_counter() - self.started) * 1000, 1)
+
+    def line(self) -> str:
+        values = asdict(self)
+        for hidden in ("metered", "route", "started"):
+            del values[hidden]
+        return json.dumps(values, separators=(",", ":"))
+
+
+RequestFinished = Callable[[Scope, RequestLog], None]
 
 
 def request_log(request: Request) -> RequestLog:
@@ -61,8 +82,11 @@ def client_request_id(scope: Scope) -> str | None:
 
 
 class RequestLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """Logs each request and hands its record to ``on_finished`` (usage, metrics)."""
+
+    def __init__(self, app: ASGIApp, on_finished: RequestFinished | None = None) -> None:
         self.app = app
+        self.on_finished = on_finished
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,7 +98,7 @@ class RequestLogMiddleware:
             path=scope["path"],
         )
         scope[SCOPE_KEY] = log
-        started = time.perf_counter()
+        started = log.started
         response_finished = False
 
         async def send_with_request_id(message: Message) -> None:
@@ -95,4 +119,8 @@ class RequestLogMiddleware:
         finally:
             log.client_disconnected = not response_finished
             log.latency_ms = round((time.perf_counter() - started) * 1000, 1)
-            access_logger.info(json.dumps(asdict(log), separators=(",", ":")))
+            route = scope.get("route")
+            log.route = getattr(route, "path", None)
+            access_logger.info(log.line())
+            if self.on_finished is not None:
+                self.on_finished(scope, log)

@@ -1,15 +1,15 @@
 """The serving layer: one generation pipeline for every dialect and every engine.
 
 The HTTP edge decodes its dialect into a ``GenerationRequest`` and renders what comes out
-of here; this layer resolves the model, admits the request to the engine, enforces stop
-sequences (per choice) and produces the authoritative token usage.
+of here; this layer resolves the deployment the request names, admits the request to its
+engine, enforces stop sequences (per choice) and produces the authoritative token usage.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from atrium.engines.base import (
     Engine,
@@ -17,12 +17,13 @@ from atrium.engines.base import (
     GenerationEvent,
     GenerationFinished,
     GenerationRequest,
-    ModelInfo,
     PromptProcessed,
     TokenDelta,
     TokenLogprob,
 )
-from atrium.errors import EngineError, EngineUnavailableError, ModelNotFoundError
+from atrium.errors import EngineError, EngineUnavailableError
+from atrium.gateway.deployments import DeploymentService
+from atrium.gateway.roles import Principal
 from atrium.gateway.stops import StopMatcher
 
 
@@ -168,29 +169,39 @@ class GenerationStream:
         self.outcome = Outcome(reasons, usage)
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a request goes: the deployment it named, its engine and model id there."""
+
+    deployment: str
+    engine: Engine
+    model: str
+
+
 class CompletionService:
-    """Resolves models and runs generations on the engine."""
+    """Resolves deployments and runs generations on their engines."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, deployments: DeploymentService) -> None:
+        self._deployments = deployments
 
-    def served_models(self) -> Sequence[ModelInfo]:
-        return self._engine.models()
+    async def resolve(self, deployment: str, principal: Principal) -> Target:
+        row = await self._deployments.resolve(deployment, principal)
+        engine = self._deployments.engine(row.engine)
+        if not any(info.id == row.model for info in engine.models()):
+            raise EngineUnavailableError(
+                f"deployment '{row.name}' points at model '{row.model}', which its engine "
+                "does not serve now"
+            )
+        return Target(row.name, engine, row.model)
 
-    def model(self, model_id: str) -> ModelInfo:
-        for info in self._engine.models():
-            if info.id == model_id:
-                return info
-        raise ModelNotFoundError(model_id)
-
-    async def open(self, request: GenerationRequest) -> GenerationStream:
-        """Admit ``request``: errors about the request itself are raised here, before any
-        response has started, so every dialect can answer them with a proper status."""
-        health = self._engine.health()
+    async def open(self, request: GenerationRequest, target: Target) -> GenerationStream:
+        """Admit ``request`` on ``target``: errors about the request itself are raised here,
+        before any response has started, so every dialect answers them with a status."""
+        engine = target.engine
+        health = engine.health()
         if not health.ready:
             raise EngineUnavailableError(health.detail or "the engine is not ready yet")
-        self.model(request.model)
-        events = self._engine.generate(request)
+        events = engine.generate(replace(request, model=target.model))
         try:
             first = await anext(events)
         except StopAsyncIteration as exc:
@@ -200,8 +211,8 @@ class CompletionService:
             raise EngineError(f"the engine started with {type(first).__name__}")
         return GenerationStream(events, first, request.sampling.stop, request.sampling.n)
 
-    async def complete(self, request: GenerationRequest) -> CompletedGeneration:
-        stream = await self.open(request)
+    async def complete(self, request: GenerationRequest, target: Target) -> CompletedGeneration:
+        stream = await self.open(request, target)
         texts: list[list[str]] = [[] for _ in range(request.sampling.n)]
         logprobs: list[list[TokenLogprob]] = [[] for _ in range(request.sampling.n)]
         async with aclosing(stream.items()) as items:

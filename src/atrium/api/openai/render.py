@@ -197,6 +197,8 @@ async def stream_events(
         async with aclosing(stream.items()) as items:
             async for item in items:
                 if isinstance(item, TextPiece):
+                    if item.text:
+                        log.mark_first_token()
                     yield renderer.piece(item)
                 else:
                     yield renderer.closing(item)

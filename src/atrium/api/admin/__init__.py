@@ -1,0 +1,1 @@
+"""The admin API: deployments, keys, usage and the audit log."""
