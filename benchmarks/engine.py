@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--llama-server", help="path of llama.cpp's llama-server binary")
     parser.add_argument("--peer-url", help="an already-running peer server (.../v1)")
     parser.add_argument("--peer-name", default="peer", help="name of --peer-url in the tables")
+    parser.add_argument("--peer-api-key", help="API key for --peer-url, if it needs one")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("ATRIUM_API_KEY"),
+        help="API key for --url (default: $ATRIUM_API_KEY)",
+    )
     parser.add_argument("--name", default="server", help="name of --url in the tables")
     parser.add_argument("--skip", default="", help="comma list of: atrium,llama-cpp-python")
     parser.add_argument("--log-dir", type=Path, help="server logs (default: a temp dir)")
@@ -95,8 +101,8 @@ async def bench_target(
     target: Target, args: argparse.Namespace
 ) -> tuple[list[LevelResult], PrefixResult | None]:
     """Warm up, run every concurrency level, then the optional prefix-cache probe."""
-    model = await first_model(target.base_url)
-    warm = await send_warm_up(target.base_url, model, args.max_tokens)
+    model = await first_model(target.base_url, target.api_key)
+    warm = await send_warm_up(target.base_url, model, args.max_tokens, target.api_key)
     print(f"# {target.name}: model {model!r}, warm-up ok={warm.ok} {warm.error}", flush=True)
     results: list[LevelResult] = []
     offset = 0
@@ -110,6 +116,7 @@ async def bench_target(
             max_tokens=args.max_tokens,
             temperature=args.temperature,
             offset=offset,
+            api_key=target.api_key,
         )
         offset += requests
         print(
@@ -141,7 +148,7 @@ async def prefix_probe(target: Target, model: str, reps: int) -> PrefixResult:
     errors = 0
     prompt_tokens: int | None = None
     base_seed = int(time.time()) % 100_000 * 10  # fresh prompts on every run of the script
-    async with make_client(target.base_url, 1) as client:
+    async with make_client(target.base_url, 1, target.api_key) as client:
         for rep in range(reps):
             seed_a = base_seed + 2 * rep
             trio = [
@@ -225,7 +232,8 @@ def run_compare(args: argparse.Namespace) -> Results:
             if prefix is not None:
                 prefixes[spec.name] = prefix
     if args.peer_url:
-        result, prefix = asyncio.run(bench_target(Target(args.peer_name, args.peer_url), args))
+        peer = Target(args.peer_name, args.peer_url, args.peer_api_key)
+        result, prefix = asyncio.run(bench_target(peer, args))
         levels[args.peer_name] = result
         if prefix is not None:
             prefixes[args.peer_name] = prefix
@@ -260,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         results = run_compare(args)
     else:
-        result, prefix = asyncio.run(bench_target(Target(args.name, args.url), args))
+        result, prefix = asyncio.run(bench_target(Target(args.name, args.url, args.api_key), args))
         results = ({args.name: result}, {args.name: prefix} if prefix else {})
     print("\n## Results\n")
     print_levels(results[0])

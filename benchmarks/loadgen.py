@@ -136,15 +136,18 @@ async def stream_chat(client: httpx.AsyncClient, body: dict[str, Any]) -> Reques
     return result
 
 
-def make_client(base_url: str, concurrency: int) -> httpx.AsyncClient:
+def make_client(base_url: str, concurrency: int, api_key: str | None = None) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency)
     timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=10.0)
-    return httpx.AsyncClient(base_url=base_url.rstrip("/"), limits=limits, timeout=timeout)
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"), limits=limits, timeout=timeout, headers=headers
+    )
 
 
-async def served_model(base_url: str) -> str:
+async def served_model(base_url: str, api_key: str | None = None) -> str:
     """The first model id the server lists under /v1/models."""
-    async with make_client(base_url, 1) as client:
+    async with make_client(base_url, 1, api_key) as client:
         response = await client.get("/models")
         response.raise_for_status()
         return str(response.json()["data"][0]["id"])
@@ -181,6 +184,7 @@ async def run_level(
     max_tokens: int,
     temperature: float,
     offset: int = 0,
+    api_key: str | None = None,
 ) -> LevelResult:
     """``requests`` streamed chats, ``concurrency`` in flight at a time."""
     results: list[RequestResult] = []
@@ -192,15 +196,17 @@ async def run_level(
             body = chat_body(model, messages, max_tokens, temperature)
             results.append(await stream_chat(client, body))
 
-    async with make_client(base_url, concurrency) as client:
+    async with make_client(base_url, concurrency, api_key) as client:
         start = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         wall = time.perf_counter() - start
     return summarize(concurrency, results, wall)
 
 
-async def warm_up(base_url: str, model: str, max_tokens: int) -> RequestResult:
+async def warm_up(
+    base_url: str, model: str, max_tokens: int, api_key: str | None = None
+) -> RequestResult:
     """One request whose numbers are thrown away (loads weights, fills caches)."""
-    async with make_client(base_url, 1) as client:
+    async with make_client(base_url, 1, api_key) as client:
         body = chat_body(model, chat_messages(1), max_tokens, 0.0)
         return await stream_chat(client, body)

@@ -26,6 +26,8 @@ class LaunchSpec:
     argv: list[str]
     # Prepended to LD_LIBRARY_PATH (a shared-library build of llama-server next to its .so).
     library_dir: str | None = None
+    # A file the server writes its admin API key to (Atrium), read once it is there.
+    api_key_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Target:
 
     name: str
     base_url: str
+    api_key: str | None = None
 
 
 def free_port() -> int:
@@ -42,17 +45,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(base_url: str, timeout_s: float, process: subprocess.Popen[bytes] | None) -> None:
-    """Poll ``GET {base_url}/models`` until it answers 200 (or fail)."""
+def wait_ready(
+    base_url: str,
+    timeout_s: float,
+    process: subprocess.Popen[bytes] | None,
+    api_key_file: Path | None = None,
+) -> str | None:
+    """Poll ``GET {base_url}/models`` until it answers 200 (or fail); returns the API key
+    read from ``api_key_file`` when there is one."""
     deadline = time.monotonic() + timeout_s
     last = "no answer"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with status {process.returncode} before ready")
+        api_key = None
+        if api_key_file is not None:
+            if not api_key_file.exists():
+                time.sleep(0.5)
+                continue
+            api_key = api_key_file.read_text().strip()
+        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         try:
-            response = httpx.get(f"{base_url}/models", timeout=5.0)
+            response = httpx.get(f"{base_url}/models", timeout=5.0, headers=headers)
             if response.status_code == 200:
-                return
+                return api_key
             last = f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             last = type(exc).__name__
@@ -93,8 +109,8 @@ def launched(spec: LaunchSpec, log_dir: Path) -> Iterator[Target]:
         )
         try:
             base_url = f"http://127.0.0.1:{port}/v1"
-            wait_ready(base_url, READY_TIMEOUT_S, process)
-            yield Target(spec.name, base_url)
+            api_key = wait_ready(base_url, READY_TIMEOUT_S, process, spec.api_key_file)
+            yield Target(spec.name, base_url, api_key)
         finally:
             stop(process)
             print(f"# stopped {spec.name} (exit status {process.returncode})", flush=True)
@@ -116,7 +132,7 @@ def atrium_spec(
     argv += ["--threads", str(threads), "--context-size", str(ctx * slots)]
     argv += ["--max-sequences", str(slots), "--max-sequence-tokens", str(ctx), *extra]
     argv += ["--data-dir", str(data_dir), "--log-level", "warning"]
-    return LaunchSpec("atrium", argv)
+    return LaunchSpec("atrium", argv, api_key_file=data_dir / "admin-key")
 
 
 def llama_cpp_python_spec(python: str, gguf: str, threads: int, ctx: int) -> LaunchSpec:

@@ -14,6 +14,7 @@ from atrium.config import Settings, load_settings
 from atrium.errors import ConfigurationError, StoreUnavailableError
 from atrium.models.registry import CATALOG, resolve_model
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 ADMIN_COMMANDS = frozenset({"keys", "deployments", "usage", "audit"})
 # On SIGTERM, running answers get this long to finish before they are cut.
 GRACEFUL_SHUTDOWN_S = 10
@@ -78,6 +79,11 @@ def serve(settings: Settings) -> int:
     from atrium.app import build_app
     from atrium.logs import configure_logging
 
+    if not settings.auth and settings.host not in LOOPBACK_HOSTS:
+        raise ConfigurationError(
+            f"--no-auth is for local development and only listens on loopback addresses "
+            f"({', '.join(sorted(LOOPBACK_HOSTS))}), not on --host {settings.host}"
+        )
     configure_logging(settings.log_level, settings.log_format)
     if settings.engine == "llamacpp":
         resolve_model(settings.model, settings.served_model_name)  # fail fast, one line

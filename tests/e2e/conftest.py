@@ -7,7 +7,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +25,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("ATRIUM_")}
+
+
 @dataclass(frozen=True)
 class RunningServer:
     base_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    data_dir: Path
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    @property
+    def api_key(self) -> str:
+        """The admin key the server created at its first start."""
+        return (self.data_dir / "admin-key").read_text().strip()
 
 
 def wait_ready(server: RunningServer) -> None:
@@ -48,26 +59,41 @@ def wait_ready(server: RunningServer) -> None:
     pytest.fail(f"atrium serve was not ready after {START_TIMEOUT_S}s:\n{server.log()}")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    workdir = tmp_path_factory.mktemp("atrium-e2e")
+@contextmanager
+def running_server(
+    workdir: Path, extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> Iterator[RunningServer]:
+    """``atrium serve`` on a free port with its own data directory, stopped afterwards."""
     port = free_port()
     log_path = workdir / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATRIUM_")}
+    data_dir = workdir / "data"
     command = [
         sys.executable, "-m", "atrium", "serve",
-        "--port", str(port), "--data-dir", str(workdir / "data"),
+        "--port", str(port), "--data-dir", str(data_dir), *extra_args,
     ]  # fmt: skip
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
-    running = RunningServer(f"http://127.0.0.1:{port}", process, log_path)
+        process = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env={**clean_env(), **(env or {})}
+        )
+    running = RunningServer(f"http://127.0.0.1:{port}", process, log_path, data_dir)
     try:
         wait_ready(running)
         yield running
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(running)
+
+
+def stop_server(server: RunningServer) -> None:
+    """SIGTERM (a graceful stop), SIGKILL after 20 s."""
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("atrium-e2e")) as running:
+        yield running

@@ -20,7 +20,7 @@ SYSTEM = (
 
 @pytest.fixture
 def client(server: RunningServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.base_url}/v1", api_key="unused", max_retries=0)
+    return OpenAI(base_url=f"{server.base_url}/v1", api_key=server.api_key, max_retries=0)
 
 
 def test_n_greedy_choices_are_identical(client: OpenAI) -> None:
@@ -89,7 +89,7 @@ def test_repeated_system_prompt_is_served_from_the_prefix_cache(client: OpenAI) 
 
 
 async def test_concurrent_streams_all_complete(server: RunningServer) -> None:
-    client = AsyncOpenAI(base_url=f"{server.base_url}/v1", api_key="unused", max_retries=0)
+    client = AsyncOpenAI(base_url=f"{server.base_url}/v1", api_key=server.api_key, max_retries=0)
 
     async def stream(question: str) -> tuple[str, str | None]:
         response = await client.chat.completions.create(

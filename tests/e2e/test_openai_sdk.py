@@ -18,7 +18,7 @@ QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 @pytest.fixture
 def client(server: RunningServer) -> OpenAI:
-    return OpenAI(base_url=f"{server.base_url}/v1", api_key="unused", max_retries=0)
+    return OpenAI(base_url=f"{server.base_url}/v1", api_key=server.api_key, max_retries=0)
 
 
 def test_models(client: OpenAI) -> None:
@@ -110,7 +110,7 @@ def test_streaming_chat(client: OpenAI) -> None:
 
 
 async def test_async_client_streaming_and_not(server: RunningServer) -> None:
-    client = AsyncOpenAI(base_url=f"{server.base_url}/v1", api_key="unused", max_retries=0)
+    client = AsyncOpenAI(base_url=f"{server.base_url}/v1", api_key=server.api_key, max_retries=0)
     completion = await client.chat.completions.create(
         model=DEFAULT_MODEL, messages=QUESTION, max_tokens=16, temperature=0
     )
@@ -167,7 +167,9 @@ def test_disconnect_mid_stream_frees_the_server(server: RunningServer, client: O
         "max_tokens": 1900,
         "stream": True,
     }
-    with httpx.stream("POST", f"{server.base_url}/v1/chat/completions", json=body) as response:
+    headers = {"authorization": f"Bearer {server.api_key}"}
+    url = f"{server.base_url}/v1/chat/completions"
+    with httpx.stream("POST", url, json=body, headers=headers) as response:
         lines = response.iter_lines()
         first = next(line for line in lines if line.startswith("data: "))
         assert (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -25,10 +26,25 @@ def readme_block(language: str, containing: str) -> str:
     return matching[0]
 
 
+def readme_env(server: RunningServer) -> dict[str, str]:
+    """The shell of a reader who ran the README's ``export ATRIUM_API_KEY=...`` line."""
+    return {**os.environ, "ATRIUM_API_KEY": server.api_key}
+
+
+def test_readme_reads_the_key_from_the_data_dir_file() -> None:
+    export = readme_block("sh", "export ATRIUM_API_KEY")
+    assert "~/.local/share/atrium/admin-key" in export  # the default data dir's key file
+
+
 def test_readme_python_example_prints_real_answers(server: RunningServer) -> None:
     code = readme_block("python", "OpenAI(").replace(DEFAULT_URL, server.base_url)
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=readme_env(server),
     )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.strip()]
@@ -39,7 +55,12 @@ def test_readme_python_example_prints_real_answers(server: RunningServer) -> Non
 def test_readme_curl_example(server: RunningServer) -> None:
     curl = readme_block("sh", "curl ").replace(DEFAULT_URL, server.base_url)
     result = subprocess.run(
-        ["bash", "-c", curl], capture_output=True, text=True, timeout=120, check=False
+        ["bash", "-c", curl],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=readme_env(server),
     )
     assert result.returncode == 0, result.stderr
     assert '"object":"chat.completion"' in result.stdout

@@ -8,7 +8,9 @@ route that has neither, and the role-by-route test is generated from the same ta
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 
@@ -86,10 +88,41 @@ def route_permission(route: APIRoute) -> Permission | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class ServedRoute:
+    """An API route as the app serves it: ``path`` includes any ``include_router`` prefix."""
+
+    path: str
+    methods: frozenset[str]
+    route: APIRoute
+
+
+def served_routes(app: FastAPI) -> list[ServedRoute]:
+    """Every API route of ``app``, those of included routers too.
+
+    Since FastAPI 0.137 ``app.routes`` holds one node per included router instead of copies
+    of its routes; ``iter_route_contexts`` (0.137.2+) expands them.
+    """
+    expand = getattr(fastapi.routing, "iter_route_contexts", None)
+    if expand is None:  # an older FastAPI: app.routes is flat
+        return [
+            ServedRoute(route.path, frozenset(route.methods or ()), route)
+            for route in app.routes
+            if isinstance(route, APIRoute)
+        ]
+    return [
+        ServedRoute(
+            context.path or context.original_route.path,
+            frozenset(context.methods or context.original_route.methods or ()),
+            context.original_route,
+        )
+        for context in expand(app.routes)
+        if isinstance(context.original_route, APIRoute)
+    ]
+
+
 def check_route_rules(app: FastAPI) -> None:
     """Every route is public by name or requires a permission; anything else is a bug."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or route.path in PUBLIC_PATHS:
-            continue
-        if route_permission(route) is None:
-            raise RuntimeError(f"route {route.path} has no authorization rule")
+    for served in served_routes(app):
+        if served.path not in PUBLIC_PATHS and route_permission(served.route) is None:
+            raise RuntimeError(f"route {served.path} has no authorization rule")
