@@ -88,6 +88,7 @@ def serve(settings: Settings) -> int:
     if settings.engine == "llamacpp":
         resolve_model(settings.model, settings.served_model_name)  # fail fast, one line
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings, quiet=True)  # fail fast, in one line, on a bad database
     app = build_app(settings)
     uvicorn.run(
         app,
@@ -110,13 +111,14 @@ def list_catalog() -> int:
     return 0
 
 
-def upgrade_database(settings: Settings) -> int:
+def upgrade_database(settings: Settings, *, quiet: bool = False) -> int:
     from atrium.store.database import Database, describe_url
 
     db = Database(settings.resolved_database_url)
     try:
         db.upgrade()
-        print(f"database {describe_url(db.url)} is at revision {db.current_revision()}")
+        if not quiet:
+            print(f"database {describe_url(db.url)} is at revision {db.current_revision()}")
     finally:
         db.close()
     return 0

@@ -24,6 +24,16 @@ def test_no_auth_refuses_to_listen_beyond_loopback(capsys: pytest.CaptureFixture
     assert "--no-auth is for local development" in capsys.readouterr().err
 
 
+def test_unreachable_database_stops_the_start_with_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = "postgresql+psycopg://atrium@127.0.0.1:1/none?connect_timeout=2"
+    assert main(["serve", "--engine", "fake", "--database-url", url]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("atrium: cannot reach the database postgresql+psycopg://atrium@")
+    assert "Traceback" not in err
+
+
 def test_unknown_model_stops_the_start(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--model", "gpt-17"]) == 2
     assert "unknown model 'gpt-17'" in capsys.readouterr().err

@@ -5,12 +5,15 @@ About exactness: with a unified KV cache, the attention kernels' rounding depend
 a sequence's cells lie in the cache (interleaved with other sequences' cells when batched,
 after a prefix-cache entry's cells when its prompt was cached). Greedy outputs therefore
 agree with a solo run only until the first near-tie of the two best tokens. The same goes
-for how a prompt is split into batches: prefilling it in chunks of 64 or 512 tokens, or
-reading all but the last few tokens from the prefix cache, moves this small model's
-logprobs by up to ~0.05. Measured on these prompts: 5 to 32 of 32 greedy tokens agree for
-8 concurrent requests, 11 of 24 for a cached prompt; with a per-sequence (non-unified) KV
-cache, batched greedy tokens equal solo ones exactly. Identical computations (same cache
-state, same schedule) are exactly reproducible. The tests assert such prefixes.
+for how a prompt is split into batches: llama.cpp's CPU matmuls take another path for a
+one-token batch than for a many-token one. Measured on these prompts: 5 to 32 of 32 greedy
+tokens agree for 8 concurrent requests; a prompt read from the prefix cache (only its last
+token decoded, alone) moved the first token's logprobs by up to 0.16 against a cold prefill
+whose last batch held 71 tokens, enough to flip this prompt's near-tie ("The" -1.565 / "2"
+-1.721 cold, "2" -1.564 / "The" -1.648 cached); prefilled cold so that its last token is
+also decoded alone, the cached and cold outputs are identical. With a per-sequence
+(non-unified) KV cache, batched greedy tokens equal solo ones exactly. The tests assert
+exact equality where the computation is the same, closeness elsewhere.
 """
 
 from __future__ import annotations
@@ -111,6 +114,38 @@ async def test_concurrent_greedy_requests_are_batched_and_match_solo_runs(
             assert agreement(alone, ids_of(events)) >= 3  # see the module docstring
 
 
+async def test_a_prefix_cache_hit_computes_what_a_cold_prompt_does(
+    engine: LlamaCppEngine, source: ModelSource
+) -> None:
+    """Same numbers when the cold prefill also decodes the last prompt token alone."""
+    cold = await collect(engine.generate(request("What is 2+2?", system=SYSTEM)))
+    prompt_tokens = cold[0].prompt_tokens  # type: ignore[union-attr]
+    layout: dict[str, object] = {"kv_streams": True, "max_sequence_tokens": 2048}
+    if not engine.kv_streams:
+        layout = {"context_size": 6144}
+    aligned = LlamaCppEngine(
+        source,
+        max_sequences=2,
+        batch_size=prompt_tokens - 1,
+        **layout,  # type: ignore[arg-type]
+    )
+    await aligned.start()
+    try:
+        probe = request("What is 2+2?", system=SYSTEM, logprobs=True, top_logprobs=3)
+        first = await collect(aligned.generate(probe))
+        second = await collect(aligned.generate(probe))
+    finally:
+        await aligned.stop()
+    assert first[0].cached_tokens == 0  # type: ignore[union-attr]
+    assert second[0].cached_tokens == prompt_tokens - 1  # type: ignore[union-attr]
+    assert ids_of(second) == ids_of(first)
+    assert logprobs_of(second) == logprobs_of(first)
+
+
+def logprobs_of(events: list[GenerationEvent]) -> list[float]:
+    return [lp.logprob for e in events if isinstance(e, TokenDelta) for lp in e.logprobs]
+
+
 async def test_a_long_prompt_does_not_stall_running_streams(engine: LlamaCppEngine) -> None:
     stamps: list[list[float]] = [[] for _ in range(4)]
     long_done = asyncio.Event()
@@ -161,7 +196,7 @@ async def test_prefix_cache_reuses_a_shared_system_prompt(engine: LlamaCppEngine
     finished = second[-1]
     assert isinstance(finished, GenerationFinished)
     assert finished.cached_tokens == prompt_tokens - 1
-    assert agreement(ids_of(first), ids_of(second)) >= 4  # see the module docstring
+    assert ids_of(second)  # equal to the cold answer only up to a near-tie: module docstring
     metrics = engine.metrics()
     assert metrics["prefix_cache_hits_total"] >= 2
     assert metrics["prefix_cache_hit_tokens_total"] >= 2 * (prompt_tokens - 20)

@@ -14,6 +14,7 @@ from atrium.errors import MalformedBodyError, MissingParameterError, UnknownPara
         (("body", "messages", 2, "content", "list[ContentPart]", 1, "type"), "messages[2].content"),
         (("body", "stop", "list[constrained-str]", 0), "stop"),
         (("body",), ""),
+        (("query", "since"), "since"),
     ],
 )
 def test_param_path(loc: tuple[int | str, ...], expected: str) -> None:

@@ -63,15 +63,20 @@ async def authenticate(request: Request) -> Principal:
 
 
 class Authorize:
-    """A FastAPI dependency: authenticate the caller and require ``permission``."""
+    """A FastAPI dependency: authenticate the caller and require ``permission``.
 
-    def __init__(self, permission: Permission) -> None:
+    ``metered`` routes (generations) leave a usage record for every authorized request,
+    whatever its outcome.
+    """
+
+    def __init__(self, permission: Permission, *, metered: bool = False) -> None:
         self.permission = permission
+        self.metered = metered
 
     async def __call__(self, request: Request) -> Principal:
         principal = await authenticate(request)
         principal.require(self.permission)
-        if self.permission is Permission.INFERENCE:
+        if self.metered:
             request_log(request).metered = True
         return principal
 

@@ -17,12 +17,15 @@ from atrium.errors import (
 FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Pydantic names the member of a union that failed inside ``loc``; those are not fields.
 UNION_MEMBER_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
+# Where FastAPI says a value came from: the first element of ``loc``, not a parameter name.
+REQUEST_PARTS = frozenset({"body", "query", "path", "header", "cookie"})
 NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
 
 
 def param_path(loc: Sequence[int | str]) -> str:
-    """``("body", "messages", 0, "content", "str")`` → ``"messages[0].content"``."""
-    parts = list(loc[1:]) if loc and loc[0] == "body" else list(loc)
+    """``("body", "messages", 0, "content", "str")`` → ``"messages[0].content"``;
+    ``("query", "since")`` → ``"since"``."""
+    parts = list(loc[1:]) if loc and loc[0] in REQUEST_PARTS else list(loc)
     path = ""
     for part in parts:
         if isinstance(part, int):
@@ -53,6 +56,8 @@ def error_from_validation(errors: Sequence[dict[str, Any]]) -> AtriumError:
             f"Unrecognized request argument supplied: {param}", param=param
         )
     message = first.get("msg", "invalid value")
+    if not param:  # a rule about the body as a whole (e.g. two fields that exclude each other)
+        return InvalidRequestError(f"Invalid request: {message}.")
     return InvalidRequestError(
         f"Invalid value for '{param}': {message} (got {first.get('input')!r}).", param=param
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atrium.engines.base import Engine
@@ -107,7 +108,10 @@ class DeploymentService:
             updated_at=now,
         )
         session.add(row)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # created meanwhile by a concurrent request
+            raise ConflictError(f"deployment {spec.name!r} already exists", param="name") from None
         record_audit(
             session,
             actor,
@@ -177,7 +181,7 @@ class DeploymentService:
         row = await self._db.run(lambda session: session.get(DeploymentRow, name))
         if row is None:
             raise ModelNotFoundError(name)
-        principal.require_deployment(name)
+        principal.require_deployment(name, param="model")
         return row
 
     def ensure_defaults(self, actor: Actor, models: Callable[[], Sequence[str]]) -> list[str]:

@@ -79,9 +79,9 @@ class Principal:
     def may_use(self, deployment: str) -> bool:
         return self.deployments is None or deployment in self.deployments
 
-    def require_deployment(self, deployment: str) -> None:
+    def require_deployment(self, deployment: str, *, param: str | None = None) -> None:
         if not self.may_use(deployment):
             raise PermissionDeniedError(
                 f"The API key {self.prefix}… is not allowed to use deployment '{deployment}'.",
-                param="model",
+                param=param,
             )

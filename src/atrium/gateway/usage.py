@@ -9,7 +9,6 @@ retried with the same batch; ``stop()`` flushes everything still queued.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -109,8 +108,11 @@ class UsageRecorder:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 return
+            # Not asyncio.wait_for: before Python 3.12 it swallows a cancellation that
+            # arrives just as the get completes, and stop() would then wait forever.
             try:
-                self._pending.append(await asyncio.wait_for(self._queue.get(), remaining))
+                async with asyncio.timeout(remaining):
+                    self._pending.append(await self._queue.get())
             except TimeoutError:
                 return
 
@@ -130,8 +132,12 @@ class UsageRecorder:
         """Stop the writer and flush everything queued (nothing is lost on a clean stop)."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # our caller is being cancelled, not just the writer
             self._task = None
         if self._writing is not None:
             await self._writing

@@ -28,11 +28,12 @@ from atrium.store.schema import DeploymentRow
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 INFERENCE = Depends(Authorize(Permission.INFERENCE))
+GENERATION = Depends(Authorize(Permission.INFERENCE, metered=True))
 
 
 @router.post("/chat/completions", response_model=None)
 async def create_chat_completion(
-    body: ChatCompletionRequest, request: Request, principal: Principal = INFERENCE
+    body: ChatCompletionRequest, request: Request, principal: Principal = GENERATION
 ) -> Response:
     log = request_log(request)
     return await _generate(request, principal, "chat", body, body.to_canonical(log.request_id))
@@ -40,7 +41,7 @@ async def create_chat_completion(
 
 @router.post("/completions", response_model=None)
 async def create_completion(
-    body: CompletionRequest, request: Request, principal: Principal = INFERENCE
+    body: CompletionRequest, request: Request, principal: Principal = GENERATION
 ) -> Response:
     log = request_log(request)
     return await _generate(request, principal, "text", body, body.to_canonical(log.request_id))
