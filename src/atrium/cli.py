@@ -87,7 +87,7 @@ def serve(settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     if settings.engine == "llamacpp":
         resolve_model(settings.model, settings.served_model_name)  # fail fast, one line
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys, usage, audit
     upgrade_database(settings, quiet=True)  # fail fast, in one line, on a bad database
     app = build_app(settings)
     uvicorn.run(
