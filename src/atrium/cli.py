@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--kv-streams",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="one KV stream per sequence (faster with many sequences, more memory)",
+        help="one KV stream per sequence (default; --no-kv-streams: one unified cache)",
     )
     serve.add_argument("--threads", help="CPU threads for the engine")
     serve.add_argument("--batch-size", help="most tokens per engine step")

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         default=None,
         ge=64,
         le=4_194_304,
-        description="KV cache tokens shared by all sequences (default: 1024 x max_sequences)",
+        description="KV cache tokens in all (default: derived from the model and memory)",
     )
     max_sequence_tokens: int | None = Field(
         default=None,
@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     )
     prefix_cache: bool = Field(default=True, description="reuse the KV of shared prompt prefixes")
     kv_streams: bool = Field(
-        default=False, description="one KV stream per sequence instead of one unified cache"
+        default=True,
+        description="one KV stream per sequence (default) instead of one unified cache",
     )
     threads: int | None = Field(
         default=None, ge=1, le=1024, description="CPU threads for the engine (default: cores)"

@@ -100,3 +100,31 @@ def test_a_disabled_cache_keeps_nothing() -> None:
     assert seq_id is not None
     pool.store(seq_id, [1, 2, 3, 4, 5])
     assert pool.entries == 0 and pool.available_ids() == 2
+
+
+def test_running_sequences_get_the_lowest_free_ids() -> None:
+    pool = KvPool(FakeMemory(), total_cells=1000, n_ids=6)
+    first, second, third = pool.acquire_id(), pool.acquire_id(), pool.acquire_id()
+    assert (first, second, third) == (0, 1, 2)
+    pool.release_id(1)
+    assert pool.acquire_id() == 1  # the gap is filled first, keeping ids consecutive
+
+
+def test_with_kv_streams_entries_move_above_the_running_ids() -> None:
+    """Running sequences keep ids 0..running_ids-1 (one run: one pass per decode step);
+    a finished one's stream is copied to an entry id above them and its id freed."""
+    memory = FakeMemory()
+    pool = KvPool(memory, total_cells=1000, n_ids=4, running_ids=2)
+    assert (pool.acquire_id(), pool.acquire_id(), pool.acquire_id()) == (0, 1, None)
+    assert pool.available_ids() == 0
+    pool.store(0, [1, 2, 3, 4, 5])
+    assert memory.calls[-2:] == [("copy", 0, 2), ("clear", 0, -1)]
+    assert pool.available_ids() == 1
+    assert pool.acquire_id() == 0
+    assert pool.lookup([1, 2, 3, 4, 5, 6]) == (2, 5)
+    pool.store(1, [7, 8, 9, 10, 11])
+    assert memory.calls[-2:] == [("copy", 1, 3), ("clear", 1, -1)]
+    pool.store(0, [12, 13, 14, 15, 16])  # both entry ids taken: the older entry goes
+    assert pool.lookup([1, 2, 3, 4, 5, 6]) == (None, 0)
+    assert pool.lookup([12, 13, 14, 15, 16, 17]) == (2, 5)
+    assert pool.entries == 2

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncGenerator, Mapping, Sequence
 
 from atrium.engines.base import (
@@ -43,7 +44,19 @@ logger = logging.getLogger(__name__)
 
 
 DEFAULT_STREAM_TOKENS = 4096
-"""Per-request KV with ``kv_streams`` when neither the total nor the per-request size is set."""
+"""Per-request KV with ``kv_streams`` when neither the total nor the per-request size is set
+(then shrunk to fit ``default_kv_budget()``)."""
+KV_BUDGET_CAP = 4 * 1024**3
+KV_BUDGET_SHARE = 0.25
+
+
+def default_kv_budget() -> int:
+    """A quarter of the machine's memory, at most 4 GiB, for the KV cache by default."""
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return KV_BUDGET_CAP
+    return min(KV_BUDGET_CAP, int(physical * KV_BUDGET_SHARE))
 
 
 class LlamaCppEngine(Engine):
@@ -77,7 +90,10 @@ class LlamaCppEngine(Engine):
             raise ValueError("max_sequences (plus prefix_cache_entries) must be in [1, 256]")
         entries = max_sequences if prefix_cache_entries is None else prefix_cache_entries
         n_ids = min(256, max_sequences + (entries if prefix_cache else 0))
+        kv_budget = None
         if kv_streams:  # every id gets a stream of the per-request size
+            if max_sequence_tokens is None and context_size is None:
+                kv_budget = default_kv_budget()
             per_stream = max_sequence_tokens or (
                 context_size // n_ids if context_size else DEFAULT_STREAM_TOKENS
             )
@@ -95,6 +111,7 @@ class LlamaCppEngine(Engine):
             threads=threads or default_threads(),
             max_sequences=n_ids,
             kv_streams=kv_streams,
+            kv_budget_bytes=kv_budget,
         )
         self._max_sequences = max_sequences
         self._max_waiting = 4 * max_sequences if max_waiting is None else max_waiting
@@ -139,11 +156,16 @@ class LlamaCppEngine(Engine):
         )
         self._scheduler.start()
         self._state = "ready"
+        layout = (
+            f"{model.n_seq_max} KV streams of {model.n_ctx_seq} tokens"
+            if model.kv_streams
+            else f"one KV cache of {model.n_ctx} tokens"
+        )
         logger.info(
-            "llama.cpp engine ready: %s (n_ctx=%d shared by %d sequences, n_batch=%d, threads=%d)",
+            "llama.cpp engine ready: %s (%d sequences, %s, n_batch=%d, threads=%d)",
             self._source.model_id,
-            model.n_ctx,
             self._max_sequences,
+            layout,
             model.n_batch,
             self._config.threads,
         )

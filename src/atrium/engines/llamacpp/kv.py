@@ -7,6 +7,12 @@ KV of a finished sequence, kept so that a later prompt sharing its first tokens 
 stores nothing) instead of computing them again. Entries are evicted least recently used
 whenever an id or cells are needed.
 
+With one KV *stream* per sequence id (``kv_streams``), llama.cpp splits a batch into one
+micro-batch per run of consecutive sequence ids, each a full pass over the weights. The
+pool then keeps running sequences on the lowest ids (``running_ids``) and moves a finished
+sequence's stream to an id above them (a whole-stream copy) when it becomes an entry, so
+that the running sequences form one run and a decode step stays one pass.
+
 Cell accounting is an upper bound, so a decode never runs out of cells: a running request
 *reserves* its whole prompt plus the tokens it may generate (up to a per-sequence cap; past
 it, it grows one cell at a time) when it is admitted, even when part of the prompt is
@@ -48,11 +54,19 @@ class KvPool:
     """Hands out sequence ids and KV cells; keeps and looks up the prefix cache."""
 
     def __init__(
-        self, memory: KvMemory, *, total_cells: int, n_ids: int, cache_enabled: bool = True
+        self,
+        memory: KvMemory,
+        *,
+        total_cells: int,
+        n_ids: int,
+        cache_enabled: bool = True,
+        running_ids: int | None = None,
     ) -> None:
         self._memory = memory
         self.total_cells = total_cells
         self.cache_enabled = cache_enabled
+        self.running_ids = running_ids
+        """When set: ids below it are for running sequences only, entries live above it."""
         self._free_ids = list(range(n_ids - 1, -1, -1))
         self._entries: OrderedDict[int, list[int]] = OrderedDict()  # oldest first
         self.cached_cells = 0
@@ -74,7 +88,9 @@ class KvPool:
         return seq_id is not None and seq_id in self._entries
 
     def available_ids(self) -> int:
-        """Ids that are free or can be freed by evicting entries."""
+        """Ids a running sequence can get: free, or freed by evicting entries."""
+        if self.running_ids is not None:
+            return sum(1 for seq_id in self._free_ids if seq_id < self.running_ids)
         return len(self._free_ids) + len(self._entries)
 
     # -- the prefix cache ----------------------------------------------------------------
@@ -108,8 +124,29 @@ class KvPool:
                 return
             if shared == len(cached):
                 self._evict(other)
+        if self.running_ids is not None and seq_id < self.running_ids:
+            moved = self._move_to_entry_id(seq_id, len(tokens))
+            if moved is None:
+                return
+            seq_id = moved
         self._entries[seq_id] = tokens
         self.cached_cells += len(tokens)
+
+    def _move_to_entry_id(self, seq_id: int, length: int) -> int | None:
+        """Copy the KV of running id ``seq_id`` to a free entry id (evicting the least
+        recently used entry if needed) and free ``seq_id``; None when there is no entry id."""
+        assert self.running_ids is not None
+        free = [i for i in self._free_ids if i >= self.running_ids]
+        if not free and self.evict_oldest():
+            free = [i for i in self._free_ids if i >= self.running_ids]
+        if not free:
+            self.release_id(seq_id)
+            return None
+        target = min(free)
+        self._free_ids.remove(target)
+        self._memory.copy_prefix(seq_id, target, length)
+        self.release_id(seq_id)
+        return target
 
     def evict_oldest(self, keep: int | None = None) -> bool:
         """Evict the least recently used entry other than ``keep``; False when none."""
@@ -139,10 +176,19 @@ class KvPool:
     # -- ids and cells -------------------------------------------------------------------
 
     def acquire_id(self, keep: int | None = None) -> int | None:
-        """A free sequence id, evicting an entry (never ``keep``) if needed."""
-        if not self._free_ids and not self.evict_oldest(keep):
+        """The lowest free id for a running sequence, evicting an entry (never ``keep``) if
+        needed (never with ``running_ids``: entries do not hold those ids)."""
+        if self.running_ids is not None:
+            free = [i for i in self._free_ids if i < self.running_ids]
+        else:
+            if not self._free_ids and not self.evict_oldest(keep):
+                return None
+            free = self._free_ids
+        if not free:
             return None
-        return self._free_ids.pop()
+        seq_id = min(free)
+        self._free_ids.remove(seq_id)
+        return seq_id
 
     def release_id(self, seq_id: int) -> None:
         """Drop the KV of ``seq_id`` and make the id free."""

@@ -63,6 +63,30 @@ class ContextConfig:
     kv_streams: bool = False
     """One KV stream per sequence id (``n_ctx`` split evenly) instead of one unified cache:
     each token then attends over its own sequence's cells only."""
+    kv_budget_bytes: int | None = None
+    """With ``kv_streams``: shrink the streams (never below ``MIN_STREAM_TOKENS``, never
+    beyond the model's training context) so that the whole KV cache fits in this much."""
+
+
+MIN_STREAM_TOKENS = 512
+STREAM_GRANULARITY = 256
+
+
+def kv_bytes_per_cell(model: Any) -> int:
+    """Bytes of KV cache one token takes (K and V in f16, every layer)."""
+    n_head = max(1, int(llama_cpp.llama_model_n_head(model)))
+    head_dim = int(llama_cpp.llama_model_n_embd(model)) // n_head
+    n_head_kv = int(llama_cpp.llama_model_n_head_kv(model))
+    return int(llama_cpp.llama_model_n_layer(model)) * 2 * head_dim * n_head_kv * 2
+
+
+def fitted_stream_tokens(
+    wanted: int, n_streams: int, n_ctx_train: int, bytes_per_cell: int, budget: int
+) -> int:
+    """The per-stream cells to allocate: ``wanted``, within the budget and the model."""
+    fit = budget // max(1, bytes_per_cell * n_streams)
+    tokens = min(wanted, n_ctx_train, fit // STREAM_GRANULARITY * STREAM_GRANULARITY)
+    return max(tokens, MIN_STREAM_TOKENS)
 
 
 def default_threads() -> int:
@@ -165,6 +189,15 @@ class LlamaModel:
     def _new_context(self, config: ContextConfig) -> Any:
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = config.context_size
+        if config.kv_streams and config.kv_budget_bytes:
+            per_stream = fitted_stream_tokens(
+                config.context_size // config.max_sequences,
+                config.max_sequences,
+                int(llama_cpp.llama_model_n_ctx_train(self._model)),
+                kv_bytes_per_cell(self._model),
+                config.kv_budget_bytes,
+            )
+            params.n_ctx = per_stream * config.max_sequences
         params.n_batch = config.batch_size
         params.n_ubatch = config.batch_size
         params.n_seq_max = config.max_sequences

@@ -83,6 +83,7 @@ class Scheduler(Stepper):
             total_cells=config.total_cells,
             n_ids=model.n_seq_max,
             cache_enabled=config.prefix_cache,
+            running_ids=config.max_sequences if model.kv_streams else None,
         )
         super().__init__(model, pool, Dispatcher(), SchedulerMetrics())
         self.config = config

@@ -72,27 +72,34 @@ class Stepper:
                 self._advance_guarded(sequence, now)
 
     def _fill_batch(self, batch: Batch, prefill_chunk: int) -> list[Sequence]:
-        """A decode token for each generating sequence, then prefill chunks (FIFO)."""
+        """A decode token for each generating sequence, and prefill chunks given out FIFO
+        (at most ``prefill_chunk`` tokens while others decode). Tokens go into the batch in
+        sequence-id order: with one KV stream per sequence, llama.cpp splits a batch at every
+        break in that order."""
         batch.clear()
-        batched: list[Sequence] = []
-        for sequence in self.running:
-            token = sequence.pending_token
-            if token is not None:
-                sequence.logits_index = batch.add(
-                    token, len(sequence.tokens), sequence.seq_id, logits=True
-                )
-                sequence.tokens.append(token)
-                sequence.pending_token = None
-                batched.append(sequence)
-        room = batch.capacity - len(batch)
-        if batched:
+        decoding = [s for s in self.running if s.pending_token is not None]
+        room = batch.capacity - len(decoding)
+        if decoding:
             room = min(room, prefill_chunk)
+        prefill: dict[int, int] = {}  # seq_id -> prompt tokens to read this step
         for sequence in self.running:
             if room <= 0:
                 break
             if sequence.prompt_remaining > 0:
-                room -= self._add_prefill(batch, sequence, room)
-                batched.append(sequence)
+                prefill[sequence.seq_id] = min(room, sequence.prompt_remaining)
+                room -= prefill[sequence.seq_id]
+        batched = [*decoding, *(s for s in self.running if s.seq_id in prefill)]
+        batched.sort(key=lambda s: s.seq_id)
+        for sequence in batched:
+            token = sequence.pending_token
+            if token is None:
+                self._add_prefill(batch, sequence, prefill[sequence.seq_id])
+                continue
+            sequence.logits_index = batch.add(
+                token, len(sequence.tokens), sequence.seq_id, logits=True
+            )
+            sequence.tokens.append(token)
+            sequence.pending_token = None
         return batched
 
     @staticmethod
