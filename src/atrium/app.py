@@ -16,7 +16,8 @@ from atrium import __version__
 from atrium.api import health
 from atrium.api.admin import routes as admin_routes
 from atrium.api.auth import check_route_rules
-from atrium.api.errors import install_openai_error_handlers
+from atrium.api.azure import routes as azure_routes
+from atrium.api.errors import install_error_handlers
 from atrium.api.metrics import RequestMetrics, RuntimeCollector
 from atrium.api.metrics import router as metrics_router
 from atrium.api.openai import routes as openai_routes
@@ -148,11 +149,14 @@ def build_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             throttle=lambda: state.auth_throttle if (state := current_state()) else None,
         )
     )
-    install_openai_error_handlers(app)
+    install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(openai_routes.router)
+    app.include_router(azure_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(metrics_router)
     check_route_rules(app)
-    app.add_middleware(RequestLogMiddleware, on_finished=_request_finished)
+    app.add_middleware(
+        RequestLogMiddleware, on_finished=_request_finished, azure_region=settings.azure_region
+    )
     return app

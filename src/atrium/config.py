@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     usage_flush_interval_s: float = Field(
         default=1.0, gt=0, le=3600, description="longest wait before queued usage is written"
     )
+    azure_region: str = Field(
+        default="local",
+        min_length=1,
+        max_length=64,
+        description="region name in the x-ms-region header of the Azure routes",
+    )
     log_level: LogLevel = Field(default="info", description="debug, info, warning or error")
     log_format: LogFormat = Field(default="text", description="text, or json (one object a line)")
     log_prompts: bool = Field(default=False, description="log prompts and completions (PII!)")

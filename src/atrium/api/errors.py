@@ -1,122 +1,66 @@
-"""OpenAI's error envelope, and the one mapping from Atrium's exceptions to HTTP.
+"""The exception handlers of the app: each error is rendered in its route's dialect.
 
-``{"error": {"message", "type", "param", "code"}}`` with the status OpenAI uses.
+Routes under ``/openai/`` speak Azure OpenAI (``api.azure.errors``), every other route
+OpenAI (``api.openai.errors``). Each dialect maps Atrium's typed exceptions in one place.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from atrium.api.validation import error_from_validation
-from atrium.errors import (
-    AtriumError,
-    AuthenticationError,
-    ClientDisconnectedError,
-    ConflictError,
-    ContextLengthExceededError,
-    EngineError,
-    EngineOverloadedError,
-    EngineUnavailableError,
-    InvalidRequestError,
-    MalformedBodyError,
-    MissingApiKeyError,
-    MissingParameterError,
-    ModelNotFoundError,
-    NotFoundError,
-    PermissionDeniedError,
-    StoreUnavailableError,
-    UnknownParameterError,
-    UnsupportedParameterError,
+from atrium.api.azure.errors import (
+    OperationNotFoundError,
+    azure_error_payload,
+    azure_error_response,
+    service_body,
 )
+from atrium.api.openai.errors import (
+    INTERNAL_ERROR,
+    INTERNAL_ERROR_MESSAGE,
+    ErrorKind,
+    openai_error_body,
+    openai_error_response,
+)
+from atrium.api.validation import error_from_validation
+from atrium.errors import AtriumError
 
 logger = logging.getLogger("atrium.api")
+AZURE_PREFIX = "/openai/"
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorKind:
-    status: int
-    type: str
-    code: str | None
+def speaks_azure(request: Request) -> bool:
+    return request.url.path.startswith(AZURE_PREFIX)
 
 
-# Most specific class first: the first ``isinstance`` match wins.
-OPENAI_ERROR_KINDS: tuple[tuple[type[AtriumError], ErrorKind], ...] = (
-    (ClientDisconnectedError, ErrorKind(499, "client_closed_request", None)),
-    (MissingApiKeyError, ErrorKind(401, "invalid_request_error", None)),
-    (AuthenticationError, ErrorKind(401, "invalid_request_error", "invalid_api_key")),
-    (PermissionDeniedError, ErrorKind(403, "permission_error", "permission_denied")),
-    (NotFoundError, ErrorKind(404, "invalid_request_error", "not_found")),
-    (ConflictError, ErrorKind(409, "invalid_request_error", "conflict")),
-    (MalformedBodyError, ErrorKind(400, "invalid_request_error", None)),
-    (MissingParameterError, ErrorKind(400, "invalid_request_error", "missing_required_parameter")),
-    (UnknownParameterError, ErrorKind(400, "invalid_request_error", "unknown_parameter")),
-    (UnsupportedParameterError, ErrorKind(400, "invalid_request_error", "unsupported_parameter")),
-    (
-        ContextLengthExceededError,
-        ErrorKind(400, "invalid_request_error", "context_length_exceeded"),
-    ),
-    (InvalidRequestError, ErrorKind(400, "invalid_request_error", "invalid_value")),
-    (ModelNotFoundError, ErrorKind(404, "invalid_request_error", "model_not_found")),
-    (EngineOverloadedError, ErrorKind(429, "rate_limit_error", "engine_overloaded")),
-    (EngineUnavailableError, ErrorKind(503, "server_error", "engine_unavailable")),
-    (StoreUnavailableError, ErrorKind(503, "server_error", "store_unavailable")),
-    (EngineError, ErrorKind(500, "server_error", "engine_error")),
-)
-INTERNAL_ERROR = ErrorKind(500, "server_error", None)
-# How long a client should wait before retrying while the engine is down or loading.
-UNAVAILABLE_RETRY_AFTER_S = 5
-INTERNAL_ERROR_MESSAGE = "The server had an error while processing your request."
-
-
-def openai_error_kind(exc: AtriumError) -> ErrorKind:
-    for error_class, kind in OPENAI_ERROR_KINDS:
-        if isinstance(exc, error_class):
-            return kind
-    return INTERNAL_ERROR
-
-
-def openai_error_body(message: str, kind: ErrorKind, param: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind.type, "param": param, "code": kind.code}}
-
-
-def openai_error_payload(exc: AtriumError) -> tuple[ErrorKind, dict[str, Any]]:
-    kind = openai_error_kind(exc)
-    return kind, openai_error_body(exc.message, kind, exc.param)
-
-
-def openai_error_response(exc: AtriumError) -> JSONResponse:
-    kind, body = openai_error_payload(exc)
-    headers = {}
-    if isinstance(exc, EngineOverloadedError):
-        headers["retry-after"] = str(max(1, round(exc.retry_after_s)))
-    elif isinstance(exc, EngineUnavailableError | StoreUnavailableError):
-        headers["retry-after"] = str(UNAVAILABLE_RETRY_AFTER_S)
-    elif isinstance(exc, AuthenticationError):
-        headers["www-authenticate"] = 'Bearer realm="atrium"'
-    return JSONResponse(body, status_code=kind.status, headers=headers)
+def error_response(request: Request, exc: AtriumError) -> JSONResponse:
+    if speaks_azure(request):
+        return azure_error_response(exc)
+    return openai_error_response(exc)
 
 
 async def _atrium_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AtriumError)
-    if openai_error_kind(exc).status >= 500:
+    response = error_response(request, exc)
+    if response.status_code >= 500:
         logger.error("request failed: %s", exc.message)
-    return openai_error_response(exc)
+    return response
 
 
 async def _validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return openai_error_response(error_from_validation(exc.errors()))
+    return error_response(request, error_from_validation(exc.errors()))
 
 
 async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if speaks_azure(request) and exc.status_code == 404:
+        status, body, _ = azure_error_payload(OperationNotFoundError())
+        return JSONResponse(body, status_code=status)
     if exc.status_code == 404:
         message = f"Invalid URL ({request.method} {request.url.path})"
     elif exc.status_code == 405:
@@ -131,10 +75,13 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    if speaks_azure(request):
+        body = service_body(INTERNAL_ERROR_MESSAGE, "server_error", None, None)
+        return JSONResponse(body, status_code=500)
     return JSONResponse(openai_error_body(INTERNAL_ERROR_MESSAGE, INTERNAL_ERROR), status_code=500)
 
 
-def install_openai_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AtriumError, _atrium_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)

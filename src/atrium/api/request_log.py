@@ -20,6 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SCOPE_KEY = "atrium.request_log"
 REQUEST_ID_HEADER = "x-request-id"
+APIM_REQUEST_ID_HEADER = "apim-request-id"
+REGION_HEADER = "x-ms-region"
+AZURE_PATH_PREFIX = "/openai/"
 MAX_CLIENT_REQUEST_ID = 128
 
 access_logger = logging.getLogger("atrium.access")
@@ -84,9 +87,15 @@ def client_request_id(scope: Scope) -> str | None:
 class RequestLogMiddleware:
     """Logs each request and hands its record to ``on_finished`` (usage, metrics)."""
 
-    def __init__(self, app: ASGIApp, on_finished: RequestFinished | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        on_finished: RequestFinished | None = None,
+        azure_region: str = "local",
+    ) -> None:
         self.app = app
         self.on_finished = on_finished
+        self.azure_region = azure_region
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,7 +114,11 @@ class RequestLogMiddleware:
             nonlocal response_finished
             if message["type"] == "http.response.start":
                 log.status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = log.request_id
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = log.request_id
+                if log.path.startswith(AZURE_PATH_PREFIX):  # as Azure OpenAI's gateway sends
+                    headers[APIM_REQUEST_ID_HEADER] = log.request_id
+                    headers[REGION_HEADER] = self.azure_region
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 response_finished = True
             await send(message)

@@ -9,7 +9,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from atrium.api.errors import openai_error_payload
+from atrium.api.openai.errors import openai_error_payload
 from atrium.api.openai.logprobs import chat_logprobs, completion_logprobs
 from atrium.api.request_log import RequestLog
 from atrium.api.streaming import DONE_EVENT, sse_event

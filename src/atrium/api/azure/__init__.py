@@ -1,0 +1,1 @@
+"""The Azure OpenAI dialect: classic deployment routes and the v1 routes."""

@@ -1,0 +1,110 @@
+"""The ``api-version`` values Atrium accepts, and which request arguments each one knows.
+
+Azure gates request arguments by ``api-version``: an argument newer than the version (or
+one Azure never had) is answered 400 "Unrecognized request argument supplied: X". The
+table follows the feature changelog of Azure's api-version lifecycle page and the
+published inference specs (see ``../shared/reference/azure-openai.md`` §1.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GA_VERSIONS = ("2022-12-01", "2023-05-15", "2024-02-01", "2024-06-01", "2024-10-21")
+PREVIEW_VERSIONS = (
+    "2022-03-01-preview", "2022-06-01-preview", "2023-03-15-preview", "2023-06-01-preview",
+    "2023-07-01-preview", "2023-08-01-preview", "2023-09-01-preview", "2023-10-01-preview",
+    "2023-11-01-preview", "2023-12-01-preview", "2024-02-15-preview", "2024-03-01-preview",
+    "2024-04-01-preview", "2024-05-01-preview", "2024-07-01-preview", "2024-08-01-preview",
+    "2024-09-01-preview", "2024-10-01-preview", "2024-12-01-preview", "2025-01-01-preview",
+    "2025-02-01-preview", "2025-03-01-preview", "2025-04-01-preview",
+)  # fmt: skip
+V1_VERSIONS = ("v1", "latest", "preview")
+
+CHAT_BASE = frozenset(
+    {
+        "model", "messages", "temperature", "top_p", "n", "stream", "stop", "max_tokens",
+        "presence_penalty", "frequency_penalty", "logit_bias", "user",
+    }
+)  # fmt: skip
+COMPLETION_BASE = frozenset(
+    {
+        "model", "prompt", "suffix", "max_tokens", "temperature", "top_p", "n", "stream",
+        "logprobs", "echo", "stop", "presence_penalty", "frequency_penalty", "best_of",
+        "logit_bias", "user",
+    }
+)  # fmt: skip
+
+# (first preview with the arguments, the arguments, first GA with them or None)
+CHAT_FEATURES: tuple[tuple[str, frozenset[str], str | None], ...] = (
+    ("2023-06-01-preview", frozenset({"data_sources", "dataSources"}), "2024-02-01"),
+    ("2023-07-01-preview", frozenset({"functions", "function_call"}), "2024-02-01"),
+    (
+        "2023-12-01-preview",
+        frozenset({"tools", "tool_choice", "seed", "logprobs", "top_logprobs", "response_format"}),
+        "2024-02-01",
+    ),
+    ("2024-09-01-preview", frozenset({"parallel_tool_calls"}), "2024-10-21"),
+    ("2024-09-01-preview", frozenset({"max_completion_tokens", "stream_options"}), None),
+    ("2024-12-01-preview", frozenset({"store", "metadata", "reasoning_effort"}), None),
+    ("2025-01-01-preview", frozenset({"prediction", "modalities", "audio"}), None),
+)
+COMPLETION_FEATURES: tuple[tuple[str, frozenset[str], str | None], ...] = (
+    ("2023-12-01-preview", frozenset({"seed"}), "2024-02-01"),
+    ("2024-09-01-preview", frozenset({"stream_options"}), None),
+)
+FIRST_CHAT_VERSION = {"ga": "2023-05-15", "preview": "2023-03-15-preview"}
+LAST_DEPLOYMENTS_LISTING = "2023-03-15-preview"
+
+
+def _date(version: str) -> str:
+    return version.removesuffix("-preview")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiVersion:
+    name: str
+    chat_arguments: frozenset[str]
+    completion_arguments: frozenset[str]
+
+    @property
+    def preview(self) -> bool:
+        return self.name.endswith("-preview")
+
+    @property
+    def has_chat(self) -> bool:
+        first = FIRST_CHAT_VERSION["preview" if self.preview else "ga"]
+        return _date(self.name) >= _date(first)
+
+    @property
+    def lists_deployments(self) -> bool:
+        """``GET /openai/deployments`` existed up to 2023-03-15-preview."""
+        return _date(self.name) <= _date(LAST_DEPLOYMENTS_LISTING) and (
+            self.preview or self.name == "2022-12-01"
+        )
+
+
+def _arguments(
+    version: str, base: frozenset[str], features: tuple[tuple[str, frozenset[str], str | None], ...]
+) -> frozenset[str]:
+    known = set(base)
+    preview = version.endswith("-preview")
+    for first_preview, arguments, first_ga in features:
+        first = first_preview if preview else first_ga
+        if first is not None and _date(version) >= _date(first):
+            known |= arguments
+    return frozenset(known)
+
+
+def _build() -> dict[str, ApiVersion]:
+    return {
+        name: ApiVersion(
+            name,
+            _arguments(name, CHAT_BASE, CHAT_FEATURES),
+            _arguments(name, COMPLETION_BASE, COMPLETION_FEATURES),
+        )
+        for name in (*GA_VERSIONS, *PREVIEW_VERSIONS)
+    }
+
+
+API_VERSIONS = _build()

@@ -1,0 +1,49 @@
+"""One generation, streamed or not, rendered in OpenAI's shapes (which Azure shares)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from atrium.api.openai.render import (
+    ChunkRenderer,
+    ResponseKind,
+    ResponseMeta,
+    record_usage,
+    render_chat_completion,
+    render_text_completion,
+    stream_events,
+)
+from atrium.api.request_log import request_log
+from atrium.api.state import app_state
+from atrium.api.streaming import SSE_HEADERS, EventStreamResponse, unless_disconnected
+from atrium.engines.base import GenerationRequest
+from atrium.gateway.roles import Principal
+from atrium.protocol.common import SamplingFields
+
+
+async def generate(
+    request: Request,
+    principal: Principal,
+    kind: ResponseKind,
+    body: SamplingFields,
+    canonical: GenerationRequest,
+) -> Response:
+    include_usage = body.include_usage()
+    service = app_state(request).completions
+    log = request_log(request)
+    target = await service.resolve(canonical.model, principal)
+    log.deployment, log.model = target.deployment, target.model
+    meta = ResponseMeta.new(kind, target.model, canonical.sampling)
+    if body.stream:
+        stream = await unless_disconnected(request, service.open(canonical, target))
+        renderer = ChunkRenderer(kind, meta, include_usage)
+        return EventStreamResponse(stream_events(renderer, stream, log), headers=SSE_HEADERS)
+    result = await unless_disconnected(request, service.complete(canonical, target))
+    record_usage(log, result.usage, tuple(choice.finish_reason for choice in result.choices))
+    rendered = (
+        render_chat_completion(meta, result)
+        if kind == "chat"
+        else render_text_completion(meta, result)
+    )
+    return JSONResponse(rendered.model_dump())
