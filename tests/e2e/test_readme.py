@@ -64,3 +64,17 @@ def test_readme_curl_example(server: RunningServer) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert '"object":"chat.completion"' in result.stdout
+
+
+def test_readme_azure_example_prints_an_answer(server: RunningServer) -> None:
+    code = readme_block("python", "AzureOpenAI(").replace(DEFAULT_URL, server.base_url)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=readme_env(server),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
