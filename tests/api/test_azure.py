@@ -118,7 +118,7 @@ async def test_api_key_header_works(running_app: FastAPI, admin_key: str) -> Non
     ("argument", "value", "too_old", "new_enough"),
     [
         ("max_completion_tokens", 4, "2024-06-01", "2024-09-01-preview"),
-        ("stream_options", {"include_usage": True}, "2024-10-21", "2025-04-01-preview"),
+        ("stream_options", {"include_usage": True}, "2024-06-01", "2024-10-21"),
         ("seed", 7, "2023-05-15", "2024-02-01"),
         ("top_k", 5, GA, None),  # an Atrium extension Azure never had
     ],

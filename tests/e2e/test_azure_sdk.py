@@ -6,6 +6,8 @@ for an old GA, the newest GA and a recent preview api-version.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import openai
 import pytest
 from openai import AzureOpenAI, OpenAI
@@ -103,3 +105,32 @@ def test_openai_client_on_the_v1_routes(server: RunningServer) -> None:
     answer = client.chat.completions.create(model=DEFAULT_MODEL, messages=QUESTION, max_tokens=4)
     assert answer.choices[0].message.content
     assert DEFAULT_MODEL in [model.id for model in client.models.list()]
+
+
+def test_langchain_azure_chat_openai(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """LangChain's ``AzureChatOpenAI``, unchanged but for the endpoint and the key."""
+    import tiktoken.load
+    from langchain_openai import AzureChatOpenAI
+
+    def no_downloads(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("tiktoken tried to download an encoding")
+
+    monkeypatch.setattr(tiktoken.load, "read_file", no_downloads)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    for variable in ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2"):
+        monkeypatch.delenv(variable, raising=False)
+    chat = AzureChatOpenAI(
+        azure_endpoint=server.base_url,
+        api_key=server.api_key,  # type: ignore[arg-type]
+        api_version="2024-10-21",
+        azure_deployment=DEFAULT_MODEL,
+        max_tokens=8,  # type: ignore[call-arg]
+        max_retries=0,
+    )
+    answer = chat.invoke("What is the capital of France?")
+    assert isinstance(answer.content, str) and answer.content
+    assert answer.response_metadata["model_name"] == DEFAULT_MODEL
+    streamed = "".join(str(chunk.content) for chunk in chat.stream("Say hello."))
+    assert streamed

@@ -194,7 +194,8 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[ChatChoice]
     usage: Usage
-    system_fingerprint: str | None = None
+    # Omitted rather than null: Azure's specs type it as a string (OpenAI's allow absent).
+    system_fingerprint: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class ChatDelta(BaseModel):
@@ -221,5 +222,6 @@ class ChatCompletionChunk(BaseModel):
     created: int
     model: str
     choices: list[ChatChunkChoice]
-    system_fingerprint: str | None = None
+    # Omitted rather than null: Azure's specs type it as a string (OpenAI's allow absent).
+    system_fingerprint: str | None = Field(default=None, exclude_if=lambda value: value is None)
     usage: Usage | None = None

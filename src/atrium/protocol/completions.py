@@ -80,4 +80,5 @@ class Completion(BaseModel):
     model: str
     choices: list[CompletionChoice]
     usage: Usage | None = None
-    system_fingerprint: str | None = None
+    # Omitted rather than null: Azure's specs type it as a string (OpenAI's allow absent).
+    system_fingerprint: str | None = Field(default=None, exclude_if=lambda value: value is None)

@@ -44,14 +44,21 @@ CHAT_FEATURES: tuple[tuple[str, frozenset[str], str | None], ...] = (
         frozenset({"tools", "tool_choice", "seed", "logprobs", "top_logprobs", "response_format"}),
         "2024-02-01",
     ),
-    ("2024-09-01-preview", frozenset({"parallel_tool_calls"}), "2024-10-21"),
-    ("2024-09-01-preview", frozenset({"max_completion_tokens", "stream_options"}), None),
+    # The 2024-10-21 GA spec has the first two but not stream_options; the live service
+    # streams usage "from 2024-09-01-preview" on (reference §2.5), 2024-10-21 included, and
+    # LangChain's AzureChatOpenAI sends both max_completion_tokens and stream_options there.
+    (
+        "2024-09-01-preview",
+        frozenset({"parallel_tool_calls", "max_completion_tokens", "stream_options"}),
+        "2024-10-21",
+    ),
     ("2024-12-01-preview", frozenset({"store", "metadata", "reasoning_effort"}), None),
     ("2025-01-01-preview", frozenset({"prediction", "modalities", "audio"}), None),
+    ("2025-04-01-preview", frozenset({"user_security_context"}), None),
 )
 COMPLETION_FEATURES: tuple[tuple[str, frozenset[str], str | None], ...] = (
     ("2023-12-01-preview", frozenset({"seed"}), "2024-02-01"),
-    ("2024-09-01-preview", frozenset({"stream_options"}), None),
+    ("2024-09-01-preview", frozenset({"stream_options"}), "2024-10-21"),
 )
 FIRST_CHAT_VERSION = {"ga": "2023-05-15", "preview": "2023-03-15-preview"}
 LAST_DEPLOYMENTS_LISTING = "2023-03-15-preview"
