@@ -7,6 +7,11 @@ texts: the class and its fields carry everything a renderer needs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from atrium.safety.results import FilterResults
+
 
 class AtriumError(Exception):
     """Base class of every error Atrium raises on purpose."""
@@ -137,3 +142,13 @@ class NotFoundError(AtriumError):
 
 class ConflictError(AtriumError):
     """The object already exists, or the change conflicts with the current state (409)."""
+
+
+class PromptFilteredError(InvalidRequestError):
+    """A content policy blocked the prompt; ``results`` says which checks did."""
+
+    def __init__(self, results: FilterResults) -> None:
+        super().__init__(
+            "The prompt was filtered by the content policy of this deployment.", param="prompt"
+        )
+        self.results = results

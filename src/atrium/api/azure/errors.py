@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from atrium.api.azure.annotations import prompt_filtered_body
 from atrium.api.azure.versions import GA_VERSIONS, PREVIEW_VERSIONS
 from atrium.api.openai.errors import INTERNAL_ERROR_MESSAGE, openai_error_kind
 from atrium.errors import (
@@ -28,6 +29,7 @@ from atrium.errors import (
     ModelNotFoundError,
     NotFoundError,
     PermissionDeniedError,
+    PromptFilteredError,
     StoreUnavailableError,
     UnknownParameterError,
 )
@@ -128,6 +130,8 @@ def azure_error_payload(exc: AtriumError) -> tuple[int, dict[str, Any], dict[str
     if isinstance(exc, EngineUnavailableError | StoreUnavailableError):
         body = gateway_body("ServiceUnavailable", exc.message)
         return 503, body, _retry_headers(UNAVAILABLE_RETRY_AFTER_S)
+    if isinstance(exc, PromptFilteredError):
+        return 400, prompt_filtered_body(exc.results), {}
     if isinstance(exc, UnrecognizedArgumentError | UnknownParameterError):
         message = (
             exc.message

@@ -1,0 +1,1 @@
+"""Responsible-AI content filtering: results (plain data) now; policies and classifiers next."""
