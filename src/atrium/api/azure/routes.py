@@ -24,6 +24,7 @@ from atrium.api.azure.errors import (
 )
 from atrium.api.azure.versions import API_VERSIONS, V1_VERSIONS, ApiVersion
 from atrium.api.generation import generate
+from atrium.api.openai.render import ResponseKind
 from atrium.api.openai.routes import model_card
 from atrium.api.request_log import request_log
 from atrium.api.state import app_state
@@ -89,14 +90,7 @@ async def classic_chat_completion(
     principal: Principal = GENERATION,
     api_version: str | None = API_VERSION,
 ) -> Response:
-    version = classic_version(api_version)
-    if not version.has_chat:
-        raise OperationNotFoundError()
-    body = await json_object(request)
-    check_arguments(body, version.chat_arguments, version.name)
-    parsed = parse(ChatCompletionRequest, {**body, "model": deployment})
-    canonical = parsed.to_canonical(request_log(request).request_id)
-    return await generate(request, principal, "chat", parsed, canonical)
+    return await classic_generation(request, principal, deployment, api_version, "chat")
 
 
 @router.post("/deployments/{deployment}/completions", response_model=None)
@@ -106,12 +100,31 @@ async def classic_completion(
     principal: Principal = GENERATION,
     api_version: str | None = API_VERSION,
 ) -> Response:
+    return await classic_generation(request, principal, deployment, api_version, "text")
+
+
+async def classic_generation(
+    request: Request,
+    principal: Principal,
+    deployment: str,
+    api_version: str | None,
+    kind: ResponseKind,
+) -> Response:
+    """A classic-route generation: the path names the deployment, the version the arguments."""
     version = classic_version(api_version)
+    if kind == "chat" and not version.has_chat:
+        raise OperationNotFoundError()
     body = await json_object(request)
-    check_arguments(body, version.completion_arguments, version.name)
-    parsed = parse(CompletionRequest, {**body, "model": deployment})
+    known = version.chat_arguments if kind == "chat" else version.completion_arguments
+    check_arguments(body, known, version.name)
+    payload = {**body, "model": deployment}
+    parsed: ChatCompletionRequest | CompletionRequest
+    if kind == "chat":
+        parsed = parse(ChatCompletionRequest, payload)
+    else:
+        parsed = parse(CompletionRequest, payload)
     canonical = parsed.to_canonical(request_log(request).request_id)
-    return await generate(request, principal, "text", parsed, canonical)
+    return await generate(request, principal, kind, parsed, canonical)
 
 
 @router.get("/models")
