@@ -80,6 +80,57 @@ async def _open_database(settings: Settings) -> Database:
     return db
 
 
+async def start_state(settings: Settings, engine: Engine, metrics: RequestMetrics) -> AppState:
+    """Open the database (migrated), start the engine, bootstrap keys and deployments."""
+    db = await _open_database(settings)
+    started = time.monotonic()
+    try:
+        await engine.start()
+    except BaseException:
+        db.close()
+        raise
+    models = ", ".join(info.id for info in engine.models())
+    logger.info("engine ready in %.1fs serving: %s", time.monotonic() - started, models)
+    engines = {DEFAULT_ENGINE: engine}
+    keys = KeyService(db)
+    deployments = DeploymentService(db, engines)
+    if settings.default_deployment:
+        await asyncio.to_thread(create_default_deployments, deployments, engine)
+    if settings.auth:
+        await asyncio.to_thread(bootstrap_admin_key, keys, settings.admin_key_path)
+    else:
+        logger.warning(NO_AUTH_WARNING)
+    usage = UsageRecorder(
+        db,
+        queue_size=settings.usage_queue_size,
+        batch_size=settings.usage_batch_size,
+        flush_interval_s=settings.usage_flush_interval_s,
+    )
+    usage.start()
+    return AppState(
+        settings=settings,
+        engine=engine,
+        engines=engines,
+        completions=CompletionService(deployments),
+        started_at=int(time.time()),
+        db=db,
+        keys=keys,
+        deployments=deployments,
+        usage=usage,
+        auth_throttle=FailedAuthThrottle(),
+        metrics=metrics,
+    )
+
+
+async def stop_state(state: AppState) -> None:
+    """Flush usage, stop the engine, close the database (in that order)."""
+    try:
+        await state.usage.stop()
+    finally:
+        await state.engine.stop()
+        state.db.close()
+
+
 def build_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The whole service. ``engine`` replaces the one the settings describe (tests)."""
     registry = CollectorRegistry()
@@ -87,47 +138,13 @@ def build_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = await _open_database(settings)
         chosen = engine if engine is not None else create_engine(settings)
-        started = time.monotonic()
-        await chosen.start()
-        models = ", ".join(info.id for info in chosen.models())
-        logger.info("engine ready in %.1fs serving: %s", time.monotonic() - started, models)
-        engines = {DEFAULT_ENGINE: chosen}
-        keys = KeyService(db)
-        deployments = DeploymentService(db, engines)
-        if settings.default_deployment:
-            await asyncio.to_thread(create_default_deployments, deployments, chosen)
-        if settings.auth:
-            await asyncio.to_thread(bootstrap_admin_key, keys, settings.admin_key_path)
-        else:
-            logger.warning(NO_AUTH_WARNING)
-        usage = UsageRecorder(
-            db,
-            queue_size=settings.usage_queue_size,
-            batch_size=settings.usage_batch_size,
-            flush_interval_s=settings.usage_flush_interval_s,
-        )
-        usage.start()
-        app.state.atrium = AppState(
-            settings=settings,
-            engine=chosen,
-            engines=engines,
-            completions=CompletionService(deployments),
-            started_at=int(time.time()),
-            db=db,
-            keys=keys,
-            deployments=deployments,
-            usage=usage,
-            auth_throttle=FailedAuthThrottle(),
-            metrics=metrics,
-        )
+        state = await start_state(settings, chosen, metrics)
+        app.state.atrium = state
         try:
             yield
         finally:
-            await usage.stop()
-            await chosen.stop()
-            db.close()
+            await stop_state(state)
 
     app = FastAPI(
         title="Atrium",
