@@ -30,6 +30,7 @@ from atrium.gateway.bootstrap import bootstrap_admin_key, create_default_deploym
 from atrium.gateway.clock import utc_now
 from atrium.gateway.deployments import DEFAULT_ENGINE, DeploymentService
 from atrium.gateway.keys import KeyService
+from atrium.gateway.policies import PolicyService
 from atrium.gateway.serving import CompletionService
 from atrium.gateway.throttle import FailedAuthThrottle
 from atrium.gateway.usage import UsageEvent, UsageRecorder
@@ -116,6 +117,7 @@ async def start_state(settings: Settings, engine: Engine, metrics: RequestMetric
         db=db,
         keys=keys,
         deployments=deployments,
+        policies=PolicyService(db),
         usage=usage,
         auth_throttle=FailedAuthThrottle(),
         metrics=metrics,

@@ -15,7 +15,7 @@ from atrium.errors import ConfigurationError, StoreUnavailableError
 from atrium.models.registry import CATALOG, resolve_model
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-ADMIN_COMMANDS = frozenset({"keys", "deployments", "usage", "audit"})
+ADMIN_COMMANDS = frozenset({"keys", "deployments", "policies", "usage", "audit"})
 # On SIGTERM, running answers get this long to finish before they are cut.
 GRACEFUL_SHUTDOWN_S = 10
 

@@ -1,4 +1,4 @@
-"""``atrium keys|deployments|usage|audit``: the admin API from the command line."""
+"""``atrium keys|deployments|policies|usage|audit``: the admin API from the command line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from atrium.admin_client import AdminClient, connection
+from atrium.admin_client import AdminClient, AdminClientError, connection
 
 KEY_COLUMNS = (
     "id",
@@ -22,6 +22,7 @@ KEY_COLUMNS = (
     "last_used_at",
 )
 DEPLOYMENT_COLUMNS = ("name", "model", "engine", "capacity_tpm", "content_policy", "description")
+POLICY_COLUMNS = ("name", "builtin", "description", "updated_at")
 USAGE_COLUMNS = (
     "period", "key_id", "key_name", "deployment", "model", "route", "status",
     "requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens",
@@ -119,6 +120,52 @@ def deployments_delete(client: AdminClient, args: argparse.Namespace) -> None:
     print(f"deleted deployment {args.name}")
 
 
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The JSON object of a ``--settings`` file (a policy's settings, or the fields to change)."""
+    try:
+        settings = json.loads(path.read_text())
+    except OSError as exc:
+        raise AdminClientError(f"cannot read the settings file {path}: {exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AdminClientError(f"the settings file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(settings, dict):
+        raise AdminClientError(f"the settings file {path} must hold a JSON object")
+    return settings
+
+
+def _policy_fields(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if args.description is not None:
+        body["description"] = args.description
+    if args.settings is not None:
+        body["settings"] = read_settings_file(args.settings)
+    return body
+
+
+def policies_create(client: AdminClient, args: argparse.Namespace) -> None:
+    body = {"name": args.name, **_policy_fields(args)}
+    _show(args, client.json("POST", "/admin/policies", json=body), POLICY_COLUMNS)
+
+
+def policies_list(client: AdminClient, args: argparse.Namespace) -> None:
+    _show(args, client.json("GET", "/admin/policies"), POLICY_COLUMNS)
+
+
+def policies_show(client: AdminClient, args: argparse.Namespace) -> None:
+    # A policy is a nested document: always shown as JSON.
+    print(json.dumps(client.json("GET", f"/admin/policies/{args.name}"), indent=2))
+
+
+def policies_update(client: AdminClient, args: argparse.Namespace) -> None:
+    payload = client.json("PATCH", f"/admin/policies/{args.name}", json=_policy_fields(args))
+    _show(args, payload, POLICY_COLUMNS)
+
+
+def policies_delete(client: AdminClient, args: argparse.Namespace) -> None:
+    client.json("DELETE", f"/admin/policies/{args.name}")
+    print(f"deleted policy {args.name}")
+
+
 def usage(client: AdminClient, args: argparse.Namespace) -> None:
     params = {"group_by": args.group_by, "granularity": args.granularity}
     for name in ("since", "until", "deployment", "key_id"):
@@ -155,6 +202,30 @@ def _deployment_flags(parser: argparse.ArgumentParser, *, create: bool) -> None:
     parser.add_argument("--description", help="free text")
 
 
+def _add_policy_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> list[argparse.ArgumentParser]:
+    policies = commands.add_parser(
+        "policies", help="manage content policies (stored; not enforced yet)"
+    ).add_subparsers(dest="action", required=True)
+    settings_help = {
+        "create": "JSON file with the policy's settings (omitted fields take their defaults)",
+        "update": "JSON file with the top-level settings fields to replace",
+    }
+    for name, handler in (("create", policies_create), ("update", policies_update)):
+        sub = policies.add_parser(name, help=f"{name} a content policy")
+        sub.add_argument("name")
+        sub.add_argument("--description", help="free text")
+        sub.add_argument("--settings", type=Path, help=settings_help[name])
+        sub.set_defaults(handler=handler)
+    policies.add_parser("list", help="list content policies").set_defaults(handler=policies_list)
+    for name, handler in (("show", policies_show), ("delete", policies_delete)):
+        sub = policies.add_parser(name, help=f"{name} a content policy")
+        sub.add_argument("name")
+        sub.set_defaults(handler=handler)
+    return list(policies.choices.values())
+
+
 def add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -186,6 +257,7 @@ def add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     delete = deployments.add_parser("delete", help="delete a deployment")
     delete.add_argument("name")
     delete.set_defaults(handler=deployments_delete)
+    policy_parsers = _add_policy_commands(commands)
 
     report = commands.add_parser("usage", help="aggregated usage")
     report.add_argument("--group-by", default="key,deployment,model")
@@ -202,7 +274,9 @@ def add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     log.add_argument("--action", help="only this action, e.g. key.create")
     log.set_defaults(handler=audit)
 
-    for parser in (*keys.choices.values(), *deployments.choices.values(), report, log):
+    for parser in (
+        *keys.choices.values(), *deployments.choices.values(), *policy_parsers, report, log,
+    ):  # fmt: skip
         _connection_flags(parser)
 
 

@@ -67,6 +67,13 @@ async def create_deployment(
     return created
 
 
+async def create_policy(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
+    response = await client.post("/admin/policies", json={"name": name, **fields})
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout_s: float = 5.0) -> T:
     """Poll ``check`` until it returns something other than None."""
     deadline = time.monotonic() + timeout_s

@@ -21,7 +21,15 @@ from atrium.gateway.clock import utc_now
 from atrium.gateway.roles import ROLE_PERMISSIONS, Permission, Role
 from atrium.store.schema import ApiKeyRow
 from tests.api.conftest import FAKE_MODEL, client_for
-from tests.api.helpers import CHAT, HELLO, client_at, create_deployment, create_key, state_of
+from tests.api.helpers import (
+    CHAT,
+    HELLO,
+    client_at,
+    create_deployment,
+    create_key,
+    create_policy,
+    state_of,
+)
 from tests.api.test_errors import assert_openai_error
 
 # The admin goes first, so that each sample is shown to succeed (2xx) for a role allowed it.
@@ -63,6 +71,15 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("DELETE", "/admin/deployments/{name}"): Sample(
         P.DEPLOYMENTS_WRITE, "/admin/deployments/matrix-doomed"
     ),
+    ("GET", "/admin/policies"): Sample(P.DEPLOYMENTS_READ, "/admin/policies"),
+    ("POST", "/admin/policies"): Sample(
+        P.POLICIES_WRITE, "/admin/policies", {"name": "matrix-new"}
+    ),
+    ("GET", "/admin/policies/{name}"): Sample(P.DEPLOYMENTS_READ, "/admin/policies/matrix"),
+    ("PATCH", "/admin/policies/{name}"): Sample(
+        P.POLICIES_WRITE, "/admin/policies/matrix", {"description": "patched"}
+    ),
+    ("DELETE", "/admin/policies/{name}"): Sample(P.POLICIES_WRITE, "/admin/policies/matrix-doomed"),
     ("GET", "/admin/keys"): Sample(P.KEYS_MANAGE, "/admin/keys"),
     ("POST", "/admin/keys"): Sample(P.KEYS_MANAGE, "/admin/keys", {"name": "x", "role": "reader"}),
     ("GET", "/admin/keys/{key_id}"): Sample(P.KEYS_MANAGE, "/admin/keys/{key}"),
@@ -119,6 +136,8 @@ def test_every_route_has_a_sample_and_a_rule(tmp_path: Path) -> None:
 async def test_role_route_matrix(running_app: FastAPI, client: httpx.AsyncClient) -> None:
     await create_deployment(client, "matrix")
     await create_deployment(client, "matrix-doomed")
+    await create_policy(client, "matrix")
+    await create_policy(client, "matrix-doomed")
     ids = {
         "key": (await create_key(client, "user", name="target"))["id"],
         "doomed_key": (await create_key(client, "user", name="doomed"))["id"],

@@ -45,7 +45,11 @@ def test_chat_streaming_and_completions(server: RunningServer, version: str) -> 
 
     text = client.completions.create(model=DEFAULT_MODEL, prompt="Once upon a time", max_tokens=5)
     assert text.choices[0].text
-    assert text.usage is not None and text.usage.completion_tokens == 5
+    assert text.usage is not None
+    finished_early = text.choices[0].finish_reason == "stop"
+    assert text.usage.completion_tokens == 5 or (
+        finished_early and text.usage.completion_tokens < 5
+    )
 
 
 def test_models_lists_the_served_model(server: RunningServer) -> None:
@@ -63,7 +67,10 @@ def test_usage_in_streams_from_the_version_that_has_it(server: RunningServer) ->
             stream_options={"include_usage": True},
         )
     )
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 4
+    usage = chunks[-1].usage
+    assert usage is not None
+    assert 1 <= usage.completion_tokens <= 4  # the model may end its answer before max_tokens
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     with pytest.raises(openai.BadRequestError) as too_old:
         azure(server, "2024-06-01").chat.completions.create(
             model=DEFAULT_MODEL,

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from atrium.admin_client import AdminClient, AdminClientError, Connection, find_api_key
-from atrium.cli import main
+from atrium.cli import build_parser, main
 
 
 def test_bad_setting_stops_the_start_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,9 +54,9 @@ def test_db_upgrade_migrates_and_is_idempotent(
 ) -> None:
     assert main(["db", "upgrade", "--database-url", database_url]) == 0
     first = capsys.readouterr().out
-    assert "is at revision 0001" in first
+    assert "is at revision 0002" in first
     assert main(["db", "upgrade", "--database-url", database_url]) == 0
-    assert "is at revision 0001" in capsys.readouterr().out
+    assert "is at revision 0002" in capsys.readouterr().out
 
 
 def test_db_upgrade_names_an_unreachable_database_without_its_password(
@@ -110,3 +112,76 @@ def test_key_file_is_found_in_the_data_dir(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("ATRIUM_API_KEY", "atr-from-env")
     assert find_api_key(None, tmp_path) == "atr-from-env"
     assert find_api_key("atr-flag", tmp_path) == "atr-flag"
+
+
+def test_policies_commands_call_the_admin_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = tmp_path / "strict.json"
+    settings.write_text(json.dumps({"hate": {"prompt": "low"}}))
+    policy = {"name": "strict", "builtin": False, "description": "d", "settings": {}}
+    sent: list[tuple[str, str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        sent.append((request.method, request.url.path, body))
+        listing = request.method == "GET" and request.url.path == "/admin/policies"
+        return httpx.Response(200, json={"object": "list", "data": [policy]} if listing else policy)
+
+    parser = build_parser()
+    client = AdminClient(Connection("http://atrium", "atr-k"), httpx.MockTransport(answer))
+    with client:
+        for argv in (
+            ["create", "strict", "--description", "d", "--settings", str(settings)],
+            ["update", "strict", "--settings", str(settings)],
+            ["list"],
+            ["show", "strict"],
+            ["delete", "strict"],
+        ):
+            args = parser.parse_args(["policies", *argv])
+            args.handler(client, args)
+    assert sent == [
+        (
+            "POST",
+            "/admin/policies",
+            {"name": "strict", "description": "d", "settings": {"hate": {"prompt": "low"}}},
+        ),
+        ("PATCH", "/admin/policies/strict", {"settings": {"hate": {"prompt": "low"}}}),
+        ("GET", "/admin/policies", None),
+        ("GET", "/admin/policies/strict", None),
+        ("DELETE", "/admin/policies/strict", None),
+    ]
+    out = capsys.readouterr().out
+    assert out.startswith("NAME ") and '"settings": {}' in out
+    assert out.rstrip().endswith("deleted policy strict")
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot read the settings file"),
+        ("{not json", "is not valid JSON"),
+        ("[1]", "must hold a JSON object"),
+    ],
+)
+def test_policies_settings_file_problems_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, problem: str
+) -> None:
+    path = tmp_path / "settings.json"
+    if content is not None:
+        path.write_text(content)
+    # The file is read before any request: no server is needed.
+    argv = [
+        "policies",
+        "create",
+        "p",
+        "--settings",
+        str(path),
+        "--url",
+        "http://127.0.0.1:1",
+        "--api-key",
+        "atr-k",
+    ]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("atrium: ") and problem in err and "Traceback" not in err

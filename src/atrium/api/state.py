@@ -12,6 +12,7 @@ from atrium.config import Settings
 from atrium.engines.base import Engine
 from atrium.gateway.deployments import DeploymentService
 from atrium.gateway.keys import KeyService
+from atrium.gateway.policies import PolicyService
 from atrium.gateway.serving import CompletionService
 from atrium.gateway.throttle import FailedAuthThrottle
 from atrium.gateway.usage import UsageRecorder
@@ -31,6 +32,7 @@ class AppState:
     db: Database
     keys: KeyService
     deployments: DeploymentService
+    policies: PolicyService
     usage: UsageRecorder
     auth_throttle: FailedAuthThrottle
     metrics: RequestMetrics

@@ -20,6 +20,8 @@ UNION_MEMBER_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "n
 # Where FastAPI says a value came from: the first element of ``loc``, not a parameter name.
 REQUEST_PARTS = frozenset({"body", "query", "path", "header", "cookie"})
 NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
+# Longest echo of the offending value in a message (a blocklist can hold 10,000 terms).
+MAX_ECHOED_CHARS = 200
 
 
 def param_path(loc: Sequence[int | str]) -> str:
@@ -35,6 +37,12 @@ def param_path(loc: Sequence[int | str]) -> str:
         else:
             break
     return path
+
+
+def echoed(value: Any) -> str:
+    """``repr(value)``, cut short when long."""
+    text = repr(value)
+    return text if len(text) <= MAX_ECHOED_CHARS else f"{text[:MAX_ECHOED_CHARS]}..."
 
 
 def error_from_validation(errors: Sequence[dict[str, Any]]) -> AtriumError:
@@ -59,5 +67,5 @@ def error_from_validation(errors: Sequence[dict[str, Any]]) -> AtriumError:
     if not param:  # a rule about the body as a whole (e.g. two fields that exclude each other)
         return InvalidRequestError(f"Invalid request: {message}.")
     return InvalidRequestError(
-        f"Invalid value for '{param}': {message} (got {first.get('input')!r}).", param=param
+        f"Invalid value for '{param}': {message} (got {echoed(first.get('input'))}).", param=param
     )

@@ -21,8 +21,9 @@ from atrium.errors import (
 from atrium.gateway.audit import Actor, record_audit
 from atrium.gateway.clock import utc_now
 from atrium.gateway.roles import Principal
+from atrium.safety.policy import DEFAULT_POLICY_NAME
 from atrium.store.database import Database
-from atrium.store.schema import DeploymentRow
+from atrium.store.schema import ContentPolicyRow, DeploymentRow
 
 DEFAULT_ENGINE = "default"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -63,6 +64,21 @@ def check_name(name: str) -> None:
         )
 
 
+def check_content_policy(session: Session, policy: str | None) -> None:
+    """``policy`` must be a stored policy or the built-in ``default`` (or None: no policy)."""
+    if policy is None or policy == DEFAULT_POLICY_NAME:
+        return
+    # FOR KEY SHARE (PostgreSQL): a concurrent delete of the policy waits for this
+    # transaction, then sees the deployment that names it.
+    lock = {"read": True, "key_share": True}
+    if session.get(ContentPolicyRow, policy, with_for_update=lock) is None:
+        raise InvalidRequestError(
+            f"unknown content policy {policy!r}: name a policy of /admin/policies, or "
+            f"{DEFAULT_POLICY_NAME!r} for the built-in one",
+            param="content_policy",
+        )
+
+
 class DeploymentService:
     def __init__(self, db: Database, engines: Mapping[str, Engine]) -> None:
         self._db = db
@@ -96,6 +112,7 @@ class DeploymentService:
     def _create(self, session: Session, actor: Actor, spec: DeploymentSpec) -> DeploymentRow:
         if session.get(DeploymentRow, spec.name) is not None:
             raise ConflictError(f"deployment {spec.name!r} already exists", param="name")
+        check_content_policy(session, spec.content_policy)
         now = utc_now()
         row = DeploymentRow(
             name=spec.name,
@@ -147,6 +164,8 @@ class DeploymentService:
             row = self._get_in_scope(session, name, actor.principal)
             before = deployment_view(row)
             self._check_target(changes.get("engine", row.engine), changes.get("model", row.model))
+            if "content_policy" in changes:
+                check_content_policy(session, changes["content_policy"])
             for field_name, value in changes.items():
                 setattr(row, field_name, value)
             row.updated_at = utc_now()

@@ -62,6 +62,21 @@ class DeploymentRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class ContentPolicyRow(Base):
+    """A content policy; ``settings`` is ``safety.policy.ContentPolicySettings`` as JSON.
+
+    The built-in policy ``default`` is not stored: it is the code's defaults.
+    """
+
+    __tablename__ = "content_policies"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
 

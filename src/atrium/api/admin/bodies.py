@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from atrium.gateway.deployments import DEFAULT_ENGINE
 from atrium.gateway.roles import Role
+from atrium.safety.policy import ContentPolicySettings
 
 MAX_DESCRIPTION = 2000
 
@@ -38,6 +40,32 @@ class DeploymentUpdate(StrictBody):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
+
+
+class PolicyCreate(StrictBody):
+    name: str = Field(min_length=1, max_length=64)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
+    settings: ContentPolicySettings = Field(default_factory=ContentPolicySettings)
+
+
+class PolicyUpdate(StrictBody):
+    """``settings`` names the top-level fields to replace; the others are kept."""
+
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
+    settings: ContentPolicySettings | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> PolicyUpdate:
+        for name in ("description", "settings"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def settings_changes(self) -> dict[str, Any]:
+        """The top-level fields of ``settings`` the body gives, validated."""
+        if self.settings is None:
+            return {}
+        return self.settings.model_dump(mode="json", include=self.settings.model_fields_set)
 
 
 class KeyCreate(StrictBody):

@@ -1,4 +1,4 @@
-"""``/admin``: deployments, API keys, usage reports and the audit log.
+"""``/admin``: deployments, content policies, API keys, usage reports and the audit log.
 
 Every change goes through the gateway services, which write the audit event in the same
 transaction as the change.
@@ -12,13 +12,20 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from atrium.api.admin.bodies import DeploymentCreate, DeploymentUpdate, KeyCreate
+from atrium.api.admin.bodies import (
+    DeploymentCreate,
+    DeploymentUpdate,
+    KeyCreate,
+    PolicyCreate,
+    PolicyUpdate,
+)
 from atrium.api.auth import Authorize, actor
 from atrium.api.state import app_state
 from atrium.errors import InvalidRequestError
 from atrium.gateway.audit import list_audit
 from atrium.gateway.deployments import DeploymentSpec, deployment_view
 from atrium.gateway.keys import IssuedKey, KeySpec, key_view
+from atrium.gateway.policies import PolicySpec
 from atrium.gateway.roles import Permission, Principal
 from atrium.gateway.usage_report import (
     GROUP_FIELDS,
@@ -32,6 +39,7 @@ from atrium.gateway.usage_report import (
 router = APIRouter(prefix="/admin", tags=["admin"])
 READ_DEPLOYMENTS = Depends(Authorize(Permission.DEPLOYMENTS_READ))
 WRITE_DEPLOYMENTS = Depends(Authorize(Permission.DEPLOYMENTS_WRITE))
+WRITE_POLICIES = Depends(Authorize(Permission.POLICIES_WRITE))
 MANAGE_KEYS = Depends(Authorize(Permission.KEYS_MANAGE))
 READ_USAGE = Depends(Authorize(Permission.USAGE_READ))
 READ_AUDIT = Depends(Authorize(Permission.AUDIT_READ))
@@ -80,6 +88,44 @@ async def delete_deployment(
 ) -> Any:
     row = await app_state(request).deployments.delete(actor(request, principal), name)
     return {"name": row.name, "deleted": True}
+
+
+# Content policies are read with the deployments they configure. Stored only for now: no
+# request is filtered until the content-filtering pipeline applies them.
+@router.get("/policies")
+async def list_policies(request: Request, principal: Principal = READ_DEPLOYMENTS) -> Any:
+    return _list(await app_state(request).policies.all_policies())
+
+
+@router.post("/policies", status_code=201)
+async def create_policy(
+    body: PolicyCreate, request: Request, principal: Principal = WRITE_POLICIES
+) -> Any:
+    spec = PolicySpec(name=body.name, settings=body.settings, description=body.description)
+    return await app_state(request).policies.create(actor(request, principal), spec)
+
+
+@router.get("/policies/{name}")
+async def get_policy(name: str, request: Request, principal: Principal = READ_DEPLOYMENTS) -> Any:
+    return await app_state(request).policies.get(name)
+
+
+@router.patch("/policies/{name}")
+async def update_policy(
+    name: str, body: PolicyUpdate, request: Request, principal: Principal = WRITE_POLICIES
+) -> Any:
+    settings = body.settings_changes()
+    if body.description is None and not settings:
+        raise InvalidRequestError("nothing to change: give description or settings fields")
+    return await app_state(request).policies.update(
+        actor(request, principal), name, description=body.description, settings=settings
+    )
+
+
+@router.delete("/policies/{name}")
+async def delete_policy(name: str, request: Request, principal: Principal = WRITE_POLICIES) -> Any:
+    deleted = await app_state(request).policies.delete(actor(request, principal), name)
+    return {"name": deleted["name"], "deleted": True}
 
 
 def _issued(issued: IssuedKey) -> dict[str, Any]:
