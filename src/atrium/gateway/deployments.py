@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atrium.engines.base import Engine
 from atrium.errors import (
-    ConflictError,
     InvalidRequestError,
     ModelNotFoundError,
     NotFoundError,
@@ -22,7 +20,7 @@ from atrium.gateway.audit import Actor, record_audit
 from atrium.gateway.clock import utc_now
 from atrium.gateway.roles import Principal
 from atrium.safety.policy import DEFAULT_POLICY_NAME
-from atrium.store.database import Database
+from atrium.store.database import Database, add_new
 from atrium.store.schema import ContentPolicyRow, DeploymentRow
 
 DEFAULT_ENGINE = "default"
@@ -110,9 +108,6 @@ class DeploymentService:
         return await self._db.run(lambda session: self._create(session, actor, spec))
 
     def _create(self, session: Session, actor: Actor, spec: DeploymentSpec) -> DeploymentRow:
-        if session.get(DeploymentRow, spec.name) is not None:
-            raise ConflictError(f"deployment {spec.name!r} already exists", param="name")
-        check_content_policy(session, spec.content_policy)
         now = utc_now()
         row = DeploymentRow(
             name=spec.name,
@@ -124,11 +119,8 @@ class DeploymentService:
             created_at=now,
             updated_at=now,
         )
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:  # created meanwhile by a concurrent request
-            raise ConflictError(f"deployment {spec.name!r} already exists", param="name") from None
+        add_new(session, row, spec.name, "deployment")
+        check_content_policy(session, spec.content_policy)  # a bad one rolls the insert back
         record_audit(
             session,
             actor,

@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atrium.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -26,7 +25,7 @@ from atrium.safety.policy import (
     DEFAULT_POLICY_NAME,
     ContentPolicySettings,
 )
-from atrium.store.database import Database
+from atrium.store.database import Database, add_new
 from atrium.store.schema import ContentPolicyRow, DeploymentRow
 
 
@@ -103,8 +102,6 @@ class PolicyService:
 
     @staticmethod
     def _create(session: Session, actor: Actor, spec: PolicySpec) -> dict[str, Any]:
-        if session.get(ContentPolicyRow, spec.name) is not None:
-            raise ConflictError(f"policy {spec.name!r} already exists", param="name")
         now = utc_now()
         row = ContentPolicyRow(
             name=spec.name,
@@ -113,11 +110,7 @@ class PolicyService:
             created_at=now,
             updated_at=now,
         )
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:  # created meanwhile by a concurrent request
-            raise ConflictError(f"policy {spec.name!r} already exists", param="name") from None
+        add_new(session, row, spec.name, "policy")
         view = policy_view(row)
         record_audit(session, actor, "policy.create", ("policy", row.name), after=view)
         return view

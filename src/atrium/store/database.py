@@ -18,11 +18,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from atrium.errors import ConfigurationError, StoreUnavailableError
+from atrium.errors import ConfigurationError, ConflictError, StoreUnavailableError
+from atrium.store.schema import Base
 
 T = TypeVar("T")
 logger = logging.getLogger("atrium.store")
@@ -117,3 +118,16 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def add_new(session: Session, row: Base, name: str, kind: str) -> None:
+    """Insert ``row``, whose primary key is ``name``; ``ConflictError`` (409) when a ``kind``
+    of that name exists, also when a concurrent request inserted it first."""
+    conflict = ConflictError(f"{kind} {name!r} already exists", param="name")
+    if session.get(type(row), name) is not None:
+        raise conflict
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise conflict from None
