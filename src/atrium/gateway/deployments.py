@@ -139,11 +139,7 @@ class DeploymentService:
         return [row for row in rows if principal.may_use(row.name)]
 
     async def get(self, name: str, principal: Principal) -> DeploymentRow:
-        principal.require_deployment(name)
-        row = await self._db.run(lambda session: session.get(DeploymentRow, name))
-        if row is None:
-            raise NotFoundError("deployment", name)
-        return row
+        return await self._db.run(lambda session: self._get_in_scope(session, name, principal))
 
     async def update(self, actor: Actor, name: str, changes: Mapping[str, Any]) -> DeploymentRow:
         unknown = set(changes) - set(UPDATABLE_FIELDS)

@@ -59,14 +59,18 @@ class ApiVersionUnsupportedError(AtriumError):
         self.version = version
 
 
+def unrecognized_message(argument: str) -> str:
+    return (
+        f"Unrecognized request argument supplied: {argument}. Please contact us through an "
+        f"Azure support request at: {SUPPORT_LINK} for further questions."
+    )
+
+
 class UnrecognizedArgumentError(InvalidRequestError):
     """A request argument the chosen api-version does not have."""
 
     def __init__(self, argument: str, version: str | None) -> None:
-        super().__init__(
-            f"Unrecognized request argument supplied: {argument}. Please contact us through an "
-            f"Azure support request at: {SUPPORT_LINK} for further questions."
-        )
+        super().__init__(unrecognized_message(argument))
         self.argument = argument
         self.version = version
 
@@ -133,11 +137,7 @@ def azure_error_payload(exc: AtriumError) -> tuple[int, dict[str, Any], dict[str
     if isinstance(exc, PromptFilteredError):
         return 400, prompt_filtered_body(exc.results), {}
     if isinstance(exc, UnrecognizedArgumentError | UnknownParameterError):
-        message = (
-            exc.message
-            if isinstance(exc, UnrecognizedArgumentError)
-            else UnrecognizedArgumentError(exc.param or "?", None).message
-        )
+        message = unrecognized_message(exc.param) if exc.param else exc.message
         return 400, service_body(message, "invalid_request_error", None, None), {}
     if isinstance(exc, InvalidRequestError | ClientDisconnectedError):
         kind = openai_error_kind(exc)  # what the model service behind Azure says
