@@ -34,6 +34,9 @@ from atrium.gateway.policies import PolicyService
 from atrium.gateway.serving import CompletionService
 from atrium.gateway.throttle import FailedAuthThrottle
 from atrium.gateway.usage import UsageEvent, UsageRecorder
+from atrium.safety.classifier import TextClassifier
+from atrium.safety.factory import create_classifier, create_guard
+from atrium.safety.pipeline import ContentFilter
 from atrium.store.database import Database, describe_url
 
 logger = logging.getLogger("atrium")
@@ -57,6 +60,7 @@ def _usage_event(log: RequestLog) -> UsageEvent:
         cached_tokens=log.cached_tokens or 0,
         latency_ms=log.latency_ms,
         ttft_ms=log.ttft_ms,
+        content_filter=",".join(log.content_filtered)[:256] or None,
     )
 
 
@@ -81,6 +85,17 @@ async def _open_database(settings: Settings) -> Database:
     return db
 
 
+async def _classifiers(settings: Settings, deployments: DeploymentService) -> list[TextClassifier]:
+    classifiers = [await asyncio.to_thread(create_classifier, settings.content_classifier)]
+    if settings.safety_guard_deployment is not None:
+        loop = asyncio.get_running_loop()
+        guard = await asyncio.to_thread(
+            create_guard, deployments, settings.safety_guard_deployment, loop
+        )
+        classifiers.append(guard)
+    return classifiers
+
+
 async def start_state(settings: Settings, engine: Engine, metrics: RequestMetrics) -> AppState:
     """Open the database (migrated), start the engine, bootstrap keys and deployments."""
     db = await _open_database(settings)
@@ -96,7 +111,9 @@ async def start_state(settings: Settings, engine: Engine, metrics: RequestMetric
     keys = KeyService(db)
     deployments = DeploymentService(db, engines)
     if settings.default_deployment:
-        await asyncio.to_thread(create_default_deployments, deployments, engine)
+        await asyncio.to_thread(
+            create_default_deployments, deployments, engine, settings.default_content_policy
+        )
     if settings.auth:
         await asyncio.to_thread(bootstrap_admin_key, keys, settings.admin_key_path)
     else:
@@ -108,16 +125,19 @@ async def start_state(settings: Settings, engine: Engine, metrics: RequestMetric
         flush_interval_s=settings.usage_flush_interval_s,
     )
     usage.start()
+    policies = PolicyService(db)
+    content_filter = ContentFilter(await _classifiers(settings, deployments))
     return AppState(
         settings=settings,
         engine=engine,
         engines=engines,
-        completions=CompletionService(deployments),
+        completions=CompletionService(deployments, policies.settings_of, content_filter),
         started_at=int(time.time()),
         db=db,
         keys=keys,
         deployments=deployments,
-        policies=PolicyService(db),
+        policies=policies,
+        content_filter=content_filter,
         usage=usage,
         auth_throttle=FailedAuthThrottle(),
         metrics=metrics,

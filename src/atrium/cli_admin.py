@@ -24,8 +24,9 @@ KEY_COLUMNS = (
 DEPLOYMENT_COLUMNS = ("name", "model", "engine", "capacity_tpm", "content_policy", "description")
 POLICY_COLUMNS = ("name", "builtin", "description", "updated_at")
 USAGE_COLUMNS = (
-    "period", "key_id", "key_name", "deployment", "model", "route", "status",
-    "requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens",
+    "period", "key_id", "key_name", "deployment", "model", "route", "status", "content_filter",
+    "requests", "errors", "filtered", "prompt_tokens", "completion_tokens", "cached_tokens",
+    "total_tokens",
 )  # fmt: skip
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "target_type", "target_id", "client_ip")
 
@@ -97,7 +98,10 @@ def keys_regenerate(client: AdminClient, args: argparse.Namespace) -> None:
 
 def _deployment_fields(args: argparse.Namespace) -> dict[str, Any]:
     names = ("model", "engine", "capacity_tpm", "content_policy", "description")
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    fields = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if fields.get("content_policy") == "none":  # no content filtering
+        fields["content_policy"] = None
+    return fields
 
 
 def deployments_create(client: AdminClient, args: argparse.Namespace) -> None:
@@ -198,7 +202,10 @@ def _deployment_flags(parser: argparse.ArgumentParser, *, create: bool) -> None:
     parser.add_argument("--model", required=create, help="model id served by the engine")
     parser.add_argument("--engine", help="engine backend (default: default)")
     parser.add_argument("--capacity-tpm", type=int, help="tokens per minute")
-    parser.add_argument("--content-policy", help="content policy name")
+    parser.add_argument(
+        "--content-policy",
+        help="content policy name (default for new deployments: default; none: no filtering)",
+    )
     parser.add_argument("--description", help="free text")
 
 

@@ -22,6 +22,7 @@ from atrium.models.registry import DEFAULT_MODEL
 EngineKind = Literal["llamacpp", "fake"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["text", "json"]
+ClassifierKind = Literal["linear", "fake"]
 DATABASE_FILE = "atrium.db"
 ADMIN_KEY_FILE = "admin-key"
 
@@ -107,6 +108,22 @@ class Settings(BaseSettings):
         max_length=64,
         description="region name in the x-ms-region header of the Azure routes",
     )
+    default_content_policy: str | None = Field(
+        default="default",
+        min_length=1,
+        max_length=64,
+        description="content policy of the deployment created at start (none: no filtering)",
+    )
+    content_classifier: ClassifierKind = Field(
+        default="linear",
+        description="content-filter classifier: linear (the trained default), or fake for testing",
+    )
+    safety_guard_deployment: str | None = Field(
+        default=None,
+        min_length=1,
+        description="a deployment serving a guard model (e.g. Llama Guard 3) that the content "
+        "filter asks too",
+    )
     log_level: LogLevel = Field(default="info", description="debug, info, warning or error")
     log_format: LogFormat = Field(default="text", description="text, or json (one object a line)")
     log_prompts: bool = Field(default=False, description="log prompts and completions (PII!)")
@@ -118,6 +135,11 @@ class Settings(BaseSettings):
     @property
     def admin_key_path(self) -> Path:
         return self.data_dir / ADMIN_KEY_FILE
+
+    @field_validator("default_content_policy", mode="after")
+    @classmethod
+    def _no_policy(cls, value: str | None) -> str | None:
+        return None if value is not None and value.lower() == "none" else value
 
     @field_validator("data_dir", "config", mode="after")
     @classmethod

@@ -28,6 +28,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         data_dir=tmp_path,
         database_url=database_url,
         usage_flush_interval_s=0.05,
+        content_classifier="fake",
     )
 
 

@@ -37,9 +37,14 @@ async def test_classic_chat_ignores_the_body_model_and_names_the_model(
     assert body["object"] == "chat.completion"
     assert body["model"] == FAKE_MODEL
     assert body["choices"][0]["message"]["role"] == "assistant"
-    # No content policy on the deployment: no annotations at all, never made-up "safe" ones.
-    assert "prompt_filter_results" not in body
-    assert "content_filter_results" not in body["choices"][0]
+    # The quick-start deployment has the default policy: annotated as Azure does.
+    [prompt] = body["prompt_filter_results"]
+    assert prompt["prompt_index"] == 0
+    assert prompt["content_filter_results"]["jailbreak"] == {"filtered": False, "detected": False}
+    assert body["choices"][0]["content_filter_results"]["violence"] == {
+        "filtered": False,
+        "severity": "safe",
+    }
 
 
 async def test_azure_headers_on_answers_and_errors(client: httpx.AsyncClient) -> None:
@@ -154,7 +159,7 @@ async def test_include_usage_streams_a_usage_chunk(client: httpx.AsyncClient) ->
     assert done
     assert events[-1]["choices"] == []
     assert events[-1]["usage"]["completion_tokens"] == 3
-    assert all("prompt_filter_results" not in event for event in events)
+    assert events[0]["prompt_filter_results"] and events[0]["choices"] == []
 
 
 async def test_invalid_values_get_the_model_services_400(client: httpx.AsyncClient) -> None:

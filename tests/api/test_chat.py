@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from atrium.config import Settings
 from atrium.engines.fake import FakeBehaviour, FakeEngine, fake_tokenize, render_fake_prompt
 from tests.api.conftest import FAKE_MODEL
 from tests.api.sse import parse_sse
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Generation mechanics, token by token: the quick-start deployment is not filtered here
+    (content filtering is tested in test_content_filter.py)."""
+    return settings.model_copy(update={"default_content_policy": None})
+
 
 HELLO = [{"role": "user", "content": "Say hello to the whole wide world"}]
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from atrium.config import Settings
 from atrium.engines.fake import FakeEngine, fake_tokenize
 from tests.api.conftest import FAKE_MODEL
 from tests.api.sse import parse_sse
 from tests.api.test_errors import assert_openai_error
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Generation mechanics, token by token: the quick-start deployment is not filtered here
+    (content filtering is tested in test_content_filter.py)."""
+    return settings.model_copy(update={"default_content_policy": None})
 
 
 async def test_text_completion_shape(client: httpx.AsyncClient, fake_engine: FakeEngine) -> None:

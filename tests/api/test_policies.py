@@ -235,7 +235,9 @@ async def test_deployments_name_existing_policies_only(client: httpx.AsyncClient
     assert_openai_error(await client.get("/admin/deployments/bot"), 404, "not_found", None)
     bot = await create_deployment(client, "bot", content_policy="default")
     assert bot["content_policy"] == "default"
-    assert (await create_deployment(client, "plain"))["content_policy"] is None
+    assert (await create_deployment(client, "plain"))["content_policy"] == "default"
+    unfiltered = await create_deployment(client, "unfiltered", content_policy=None)
+    assert unfiltered["content_policy"] is None
     await create_policy(client, "strict")
     patched = await client.patch("/admin/deployments/bot", json={"content_policy": "strict"})
     assert patched.status_code == 200 and patched.json()["content_policy"] == "strict"

@@ -35,7 +35,7 @@ from tests.api.helpers import (
 from tests.api.sse import parse_sse
 from tests.api.test_errors import assert_openai_error
 
-TOTALS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens")
+TOTALS = ("requests", "errors", "filtered", "prompt_tokens", "completion_tokens", "cached_tokens")
 
 
 def said(words: int) -> dict[str, Any]:
@@ -146,7 +146,8 @@ async def test_usage_report_groups_filters_and_exports_csv(
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
     assert exported.text.splitlines()[0] == (
-        "deployment,requests,errors,prompt_tokens,completion_tokens,cached_tokens,total_tokens"
+        "deployment,requests,errors,filtered,prompt_tokens,completion_tokens,cached_tokens,"
+        "total_tokens"
     )
     parsed = list(csv.DictReader(io.StringIO(exported.text)))
     assert parsed == [{name: str(value) for name, value in row.items()} for row in by_deployment]

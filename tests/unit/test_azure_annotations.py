@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from atrium.api.azure.annotations import (
+from atrium.api.annotations import (
     filter_results,
     prompt_annotations_chunk,
     prompt_filter_results,

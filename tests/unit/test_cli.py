@@ -54,9 +54,9 @@ def test_db_upgrade_migrates_and_is_idempotent(
 ) -> None:
     assert main(["db", "upgrade", "--database-url", database_url]) == 0
     first = capsys.readouterr().out
-    assert "is at revision 0002" in first
+    assert "is at revision 0003" in first
     assert main(["db", "upgrade", "--database-url", database_url]) == 0
-    assert "is at revision 0002" in capsys.readouterr().out
+    assert "is at revision 0003" in capsys.readouterr().out
 
 
 def test_db_upgrade_names_an_unreachable_database_without_its_password(

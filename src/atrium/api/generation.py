@@ -13,6 +13,7 @@ from atrium.api.openai.render import (
     render_chat_completion,
     render_text_completion,
     stream_events,
+    with_annotations,
 )
 from atrium.api.request_log import request_log
 from atrium.api.state import app_state
@@ -34,16 +35,17 @@ async def generate(
     log = request_log(request)
     target = await service.resolve(canonical.model, principal)
     log.deployment, log.model = target.deployment, target.model
+    screen = service.screen_for(target, log.record_filter_results)
     meta = ResponseMeta.new(kind, target.model, canonical.sampling)
     if body.stream:
-        stream = await unless_disconnected(request, service.open(canonical, target))
-        renderer = ChunkRenderer(kind, meta, include_usage)
+        stream = await unless_disconnected(request, service.open(canonical, target, screen))
+        renderer = ChunkRenderer(kind, meta, include_usage, stream.prompt_results)
         return EventStreamResponse(stream_events(renderer, stream, log), headers=SSE_HEADERS)
-    result = await unless_disconnected(request, service.complete(canonical, target))
+    result = await unless_disconnected(request, service.complete(canonical, target, screen))
     record_usage(log, result.usage, tuple(choice.finish_reason for choice in result.choices))
     rendered = (
         render_chat_completion(meta, result)
         if kind == "chat"
         else render_text_completion(meta, result)
     )
-    return JSONResponse(rendered.model_dump())
+    return JSONResponse(with_annotations(rendered.model_dump(), result))

@@ -100,6 +100,11 @@ class RequestMetrics:
         self.tokens = Counter(
             "atrium_tokens", "tokens processed", ["deployment", "kind"], registry=registry
         )
+        self.content_filter = Counter(
+            "atrium_content_filter_results",
+            "content-filter findings (outcome: filtered, annotated, redacted or error)",
+            ["deployment", "direction", "category", "outcome"], registry=registry,
+        )  # fmt: skip
 
     def observe(self, log: RequestLog) -> None:
         route = log.route or UNMATCHED_ROUTE
@@ -115,6 +120,8 @@ class RequestMetrics:
         ):
             if count:
                 self.tokens.labels(deployment, kind).inc(count)
+        for direction, category, outcome in log.filter_findings:
+            self.content_filter.labels(deployment, direction, category, outcome).inc()
 
 
 @router.get("/metrics", response_class=Response)

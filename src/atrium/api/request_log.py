@@ -18,6 +18,33 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from atrium.safety.results import FilterResults
+
+
+def findings(results: FilterResults) -> list[tuple[str, str]]:
+    """(check, outcome) for each check that found something or failed: ``filtered`` or
+    ``annotated``; ``error`` when a classifier did not run."""
+    found = [
+        (name, "filtered" if check.filtered else "annotated")
+        for name, check in results.categories.items()
+        if check.severity != "safe"
+    ]
+    found += [
+        (name, "filtered" if check.filtered else "annotated")
+        for name, check in results.detections.items()
+        if check.detected
+    ]
+    found += [
+        ("custom_blocklists", "filtered" if b.filtered else "annotated") for b in results.blocklists
+    ]
+    if results.pii is not None and results.pii.detected:
+        pii_outcome = "filtered" if results.pii.filtered else "annotated"
+        found.append(("pii", "redacted" if results.pii.redacted else pii_outcome))
+    if results.error is not None:
+        found.append(("classifier", "error"))
+    return found
+
+
 SCOPE_KEY = "atrium.request_log"
 REQUEST_ID_HEADER = "x-request-id"
 APIM_REQUEST_ID_HEADER = "apim-request-id"
@@ -46,6 +73,10 @@ class RequestLog:
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     client_disconnected: bool = False
+    # What the content filter refused or cut, as "direction:check" ("prompt:jailbreak").
+    content_filtered: list[str] = field(default_factory=list)
+    # Every finding, filtered or only annotated, as (direction, check, outcome) for metrics.
+    filter_findings: list[tuple[str, str, str]] = field(default_factory=list, repr=False)
     # Not logged: whether the request counts as metered usage, the route template, timing.
     metered: bool = field(default=False, repr=False)
     route: str | None = field(default=None, repr=False)
@@ -55,9 +86,17 @@ class RequestLog:
         if self.ttft_ms is None:
             self.ttft_ms = round((time.perf_counter() - self.started) * 1000, 1)
 
+    def record_filter_results(self, direction: str, results: FilterResults) -> None:
+        """Count what the content filter found in a prompt or a completion window."""
+        for label in results.filtered_labels():
+            entry = f"{direction}:{label}"
+            if entry not in self.content_filtered:
+                self.content_filtered.append(entry)
+        self.filter_findings.extend((direction, *finding) for finding in findings(results))
+
     def line(self) -> str:
         values = asdict(self)
-        for hidden in ("metered", "route", "started"):
+        for hidden in ("metered", "route", "started", "filter_findings"):
             del values[hidden]
         return json.dumps(values, separators=(",", ":"))
 

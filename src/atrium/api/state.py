@@ -16,6 +16,7 @@ from atrium.gateway.policies import PolicyService
 from atrium.gateway.serving import CompletionService
 from atrium.gateway.throttle import FailedAuthThrottle
 from atrium.gateway.usage import UsageRecorder
+from atrium.safety.pipeline import ContentFilter
 from atrium.store.database import Database
 
 if TYPE_CHECKING:  # api.metrics imports this module
@@ -33,6 +34,7 @@ class AppState:
     keys: KeyService
     deployments: DeploymentService
     policies: PolicyService
+    content_filter: ContentFilter
     usage: UsageRecorder
     auth_throttle: FailedAuthThrottle
     metrics: RequestMetrics

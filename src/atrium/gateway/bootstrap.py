@@ -47,9 +47,11 @@ def bootstrap_admin_key(keys: KeyService, key_path: Path) -> bool:
     return True
 
 
-def create_default_deployments(deployments: DeploymentService, engine: Engine) -> None:
+def create_default_deployments(
+    deployments: DeploymentService, engine: Engine, content_policy: str | None
+) -> None:
     created = deployments.ensure_defaults(
-        SYSTEM_ACTOR, lambda: [info.id for info in engine.models()]
+        SYSTEM_ACTOR, lambda: [info.id for info in engine.models()], content_policy
     )
     for name in created:
         logger.info("created deployment %r for model %r", name, name)

@@ -47,7 +47,9 @@ class DeploymentSpec:
     model: str
     engine: str = DEFAULT_ENGINE
     capacity_tpm: int | None = None
-    content_policy: str | None = None
+    # Every new deployment is filtered by the built-in policy unless told otherwise (None:
+    # no content filtering at all, an operator's explicit choice).
+    content_policy: str | None = DEFAULT_POLICY_NAME
     description: str = ""
 
 
@@ -183,6 +185,10 @@ class DeploymentService:
             raise NotFoundError("deployment", name)
         return row
 
+    def find(self, name: str) -> DeploymentRow | None:
+        """The deployment named ``name`` (blocking: for start-up, not for requests)."""
+        return self._db.run_sync(lambda session: session.get(DeploymentRow, name))
+
     async def resolve(self, name: str, principal: Principal) -> DeploymentRow:
         """The deployment an inference request addresses, if the caller may use it."""
         row = await self._db.run(lambda session: session.get(DeploymentRow, name))
@@ -191,8 +197,14 @@ class DeploymentService:
         principal.require_deployment(name, param="model")
         return row
 
-    def ensure_defaults(self, actor: Actor, models: Callable[[], Sequence[str]]) -> list[str]:
-        """A deployment named after each model of the default engine that none serves yet."""
+    def ensure_defaults(
+        self,
+        actor: Actor,
+        models: Callable[[], Sequence[str]],
+        content_policy: str | None = DEFAULT_POLICY_NAME,
+    ) -> list[str]:
+        """A deployment named after each model of the default engine that none serves yet,
+        filtered by ``content_policy``."""
 
         def create_missing(session: Session) -> list[str]:
             created = []
@@ -205,7 +217,8 @@ class DeploymentService:
                 if model in served or not NAME_PATTERN.fullmatch(model):
                     continue
                 if session.get(DeploymentRow, model) is None:
-                    self._create(session, actor, DeploymentSpec(name=model, model=model))
+                    spec = DeploymentSpec(name=model, model=model, content_policy=content_policy)
+                    self._create(session, actor, spec)
                     created.append(model)
             return created
 

@@ -1,8 +1,8 @@
 """Content policies, managed like deployments: create, list, read, change, delete.
 
 A deployment names its policy in ``content_policy``; the built-in policy ``default`` (Azure's
-default filters) always exists and cannot be changed or deleted. This slice only stores
-policies: no request is filtered yet, the content-filtering pipeline will apply them.
+default filters) always exists, cannot be changed or deleted, and is what a new deployment
+gets unless another policy is chosen. ``gateway.filtering`` applies them to requests.
 """
 
 from __future__ import annotations
@@ -130,6 +130,15 @@ class PolicyService:
         if row is None:
             raise NotFoundError("policy", name)
         return policy_view(row)
+
+    async def settings_of(self, name: str) -> ContentPolicySettings:
+        """The settings a deployment naming ``name`` is filtered with."""
+        if name == DEFAULT_POLICY_NAME:
+            return DEFAULT_POLICY
+        row = await self._db.run(lambda session: session.get(ContentPolicyRow, name))
+        if row is None:  # deployments cannot name a missing policy; deleted concurrently
+            raise NotFoundError("policy", name)
+        return ContentPolicySettings.model_validate(row.settings)
 
     async def update(
         self,

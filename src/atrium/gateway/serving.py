@@ -7,7 +7,7 @@ engine, enforces stop sequences (per choice) and produces the authoritative toke
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
@@ -23,8 +23,13 @@ from atrium.engines.base import (
 )
 from atrium.errors import EngineError, EngineUnavailableError
 from atrium.gateway.deployments import DeploymentService
+from atrium.gateway.filtering import ContentScreen, OutcomeHook, StreamGuard
+from atrium.gateway.items import ChoiceEnd, ChoiceFinished, StreamItem, TextPiece
 from atrium.gateway.roles import Principal
 from atrium.gateway.stops import StopMatcher
+from atrium.safety.pipeline import ContentFilter
+from atrium.safety.policy import ContentPolicySettings
+from atrium.safety.results import FilterResults, PromptFilterResults
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,40 +44,26 @@ class TokenUsage:
 
 
 @dataclass(frozen=True, slots=True)
-class TextPiece:
-    """Text of one choice, ready to send (stop sequences removed), with its logprobs."""
-
-    choice: int
-    text: str
-    logprobs: tuple[TokenLogprob, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ChoiceFinished:
-    choice: int
-    finish_reason: FinishReason
-
-
-StreamItem = TextPiece | ChoiceFinished
-
-
-@dataclass(frozen=True, slots=True)
 class Outcome:
-    finish_reasons: tuple[FinishReason, ...]
+    finish_reasons: tuple[ChoiceEnd, ...]
     usage: TokenUsage
 
 
 @dataclass(frozen=True, slots=True)
 class CompletedChoice:
-    text: str
-    finish_reason: FinishReason
+    """One choice's answer; ``text`` is None when the content filter withheld it."""
+
+    text: str | None
+    finish_reason: ChoiceEnd
     logprobs: tuple[TokenLogprob, ...]
+    filter_results: FilterResults | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CompletedGeneration:
     choices: tuple[CompletedChoice, ...]
     usage: TokenUsage
+    prompt_results: tuple[PromptFilterResults, ...] = ()
 
 
 @dataclass(slots=True)
@@ -101,19 +92,44 @@ class GenerationStream:
         prompt: PromptProcessed,
         stops: tuple[str, ...],
         choices: int,
+        *,
+        guard: StreamGuard | None = None,
+        prompt_results: tuple[PromptFilterResults, ...] = (),
     ) -> None:
         self._events = events
         self._choices = [_ChoiceState(StopMatcher(stops)) for _ in range(choices)]
+        self._guard = guard
+        self._cut: set[int] = set()
         self.prompt_tokens = prompt.prompt_tokens
         self.cached_tokens = prompt.cached_tokens
+        self.prompt_results = prompt_results
         self.outcome: Outcome | None = None
 
     @property
     def completion_tokens(self) -> int:
         return sum(state.completion_tokens for state in self._choices)
 
-    def items(self) -> AsyncGenerator[StreamItem, None]:
+    def raw_items(self) -> AsyncGenerator[StreamItem, None]:
+        """The items without the stream windows (a non-streamed answer is checked whole)."""
         return self._items()
+
+    def items(self) -> AsyncGenerator[StreamItem, None]:
+        if self._guard is None:
+            return self._items()
+        return self._guarded_items(self._guard)
+
+    async def _guarded_items(self, guard: StreamGuard) -> AsyncGenerator[StreamItem, None]:
+        """The items after the content filter: released in checked windows; a cut choice
+        ends with ``content_filter``, and when every choice has ended the engine stops."""
+        async with aclosing(self._items()) as raw, aclosing(guard.apply(raw)) as items:
+            async for item in items:
+                if isinstance(item, ChoiceFinished) and item.finish_reason == "content_filter":
+                    self._cut.add(item.choice)
+                yield item
+        if self.outcome is None and guard.all_ended():
+            self._settle()
+        elif self.outcome is not None and self._cut:
+            self._settle()  # a choice the engine finished was cut by the final check
 
     async def _items(self) -> AsyncGenerator[StreamItem, None]:
         async with aclosing(self._events):
@@ -164,25 +180,41 @@ class GenerationStream:
         return items
 
     def _settle(self) -> None:
-        reasons = tuple(state.finish_reason or "stop" for state in self._choices)
+        reasons: tuple[ChoiceEnd, ...] = tuple(
+            "content_filter" if index in self._cut else state.finish_reason or "stop"
+            for index, state in enumerate(self._choices)
+        )
         usage = TokenUsage(self.prompt_tokens, self.completion_tokens, self.cached_tokens)
         self.outcome = Outcome(reasons, usage)
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where a request goes: the deployment it named, its engine and model id there."""
+    """Where a request goes: the deployment it named, its engine and model id there, and
+    the content policy of the deployment (None: no filtering)."""
 
     deployment: str
     engine: Engine
     model: str
+    policy: ContentPolicySettings | None = None
+
+
+PolicyLookup = Callable[[str], Awaitable[ContentPolicySettings]]
 
 
 class CompletionService:
-    """Resolves deployments and runs generations on their engines."""
+    """Resolves deployments and runs generations on their engines, through the content
+    filter of the deployment's policy."""
 
-    def __init__(self, deployments: DeploymentService) -> None:
+    def __init__(
+        self,
+        deployments: DeploymentService,
+        policy_lookup: PolicyLookup | None = None,
+        content_filter: ContentFilter | None = None,
+    ) -> None:
         self._deployments = deployments
+        self._policy_lookup = policy_lookup
+        self._content_filter = content_filter
 
     async def resolve(self, deployment: str, principal: Principal) -> Target:
         row = await self._deployments.resolve(deployment, principal)
@@ -192,11 +224,31 @@ class CompletionService:
                 f"deployment '{row.name}' points at model '{row.model}', which its engine "
                 "does not serve now"
             )
-        return Target(row.name, engine, row.model)
+        policy = None
+        if row.content_policy is not None and self._policy_lookup is not None:
+            policy = await self._policy_lookup(row.content_policy)
+        return Target(row.name, engine, row.model, policy)
 
-    async def open(self, request: GenerationRequest, target: Target) -> GenerationStream:
-        """Admit ``request`` on ``target``: errors about the request itself are raised here,
-        before any response has started, so every dialect answers them with a status."""
+    def screen_for(
+        self, target: Target, on_outcome: OutcomeHook | None = None
+    ) -> ContentScreen | None:
+        if target.policy is None or self._content_filter is None:
+            return None
+        return ContentScreen(self._content_filter, target.policy, on_outcome)
+
+    async def open(
+        self,
+        request: GenerationRequest,
+        target: Target,
+        screen: ContentScreen | None = None,
+    ) -> GenerationStream:
+        """Admit ``request`` on ``target``: errors about the request itself (a filtered
+        prompt included) are raised here, before any response has started, so every dialect
+        answers them with a status."""
+        prompt_results: tuple[PromptFilterResults, ...] = ()
+        if screen is not None:
+            screened = await screen.screen_prompt(request)
+            request, prompt_results = screened.request, screened.results
         engine = target.engine
         health = engine.health()
         if not health.ready:
@@ -209,23 +261,46 @@ class CompletionService:
         if not isinstance(first, PromptProcessed):
             await events.aclose()
             raise EngineError(f"the engine started with {type(first).__name__}")
-        return GenerationStream(events, first, request.sampling.stop, request.sampling.n)
+        guard = screen.guard(request.sampling.n) if screen is not None else None
+        return GenerationStream(
+            events,
+            first,
+            request.sampling.stop,
+            request.sampling.n,
+            guard=guard,
+            prompt_results=prompt_results,
+        )
 
-    async def complete(self, request: GenerationRequest, target: Target) -> CompletedGeneration:
-        stream = await self.open(request, target)
+    async def complete(
+        self,
+        request: GenerationRequest,
+        target: Target,
+        screen: ContentScreen | None = None,
+    ) -> CompletedGeneration:
+        """The whole answer; with a policy, each choice's final text is checked once."""
+        stream = await self.open(request, target, screen)
         texts: list[list[str]] = [[] for _ in range(request.sampling.n)]
         logprobs: list[list[TokenLogprob]] = [[] for _ in range(request.sampling.n)]
-        async with aclosing(stream.items()) as items:
+        async with aclosing(stream.raw_items()) as items:
             async for item in items:
                 if isinstance(item, TextPiece):
                     texts[item.choice].append(item.text)
                     logprobs[item.choice].extend(item.logprobs)
         if stream.outcome is None:
             raise EngineError("the generation ended without an outcome")
-        choices = tuple(
-            CompletedChoice("".join(text), reason, tuple(probs))
-            for text, reason, probs in zip(
-                texts, stream.outcome.finish_reasons, logprobs, strict=True
-            )
-        )
-        return CompletedGeneration(choices, stream.outcome.usage)
+        choices = []
+        for text, reason, probs in zip(texts, stream.outcome.finish_reasons, logprobs, strict=True):
+            choice = CompletedChoice("".join(text), reason, tuple(probs))
+            if screen is not None:
+                choice = await _screened_choice(screen, choice)
+            choices.append(choice)
+        usage = stream.outcome.usage
+        return CompletedGeneration(tuple(choices), usage, stream.prompt_results)
+
+
+async def _screened_choice(screen: ContentScreen, choice: CompletedChoice) -> CompletedChoice:
+    """The choice after the completion checks: withheld (``content_filter``) or redacted."""
+    screening = await screen.screen_completion(choice.text or "")
+    if screening.blocked:
+        return CompletedChoice(None, "content_filter", (), screening.results)
+    return replace(choice, text=screening.texts[0], filter_results=screening.results)

@@ -35,6 +35,7 @@ class UsageEvent:
     cached_tokens: int
     latency_ms: float
     ttft_ms: float | None
+    content_filter: str | None = None
 
 
 def usage_row(event: UsageEvent) -> UsageRow:

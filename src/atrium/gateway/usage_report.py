@@ -1,4 +1,8 @@
-"""Aggregated usage: sums of usage records grouped by key, deployment, model and period."""
+"""Aggregated usage: sums of usage records grouped by key, deployment, model and period.
+
+``filtered`` counts the requests the content filter acted on (a prompt refused, a choice
+cut); ``content_filter`` groups by what acted (``prompt:jailbreak``, ``completion:violence``).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,16 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from atrium.store.schema import ApiKeyRow, UsageRow
 
-GroupField = Literal["key", "deployment", "model", "route", "status"]
+GroupField = Literal["key", "deployment", "model", "route", "status", "content_filter"]
 Granularity = Literal["hour", "day", "total"]
-GROUP_FIELDS: tuple[GroupField, ...] = ("key", "deployment", "model", "route", "status")
+GROUP_FIELDS: tuple[GroupField, ...] = (
+    "key",
+    "deployment",
+    "model",
+    "route",
+    "status",
+    "content_filter",
+)
 REPORT_COLUMNS = (
     "period",
     "key_id",
@@ -25,8 +36,10 @@ REPORT_COLUMNS = (
     "model",
     "route",
     "status",
+    "content_filter",
     "requests",
     "errors",
+    "filtered",
     "prompt_tokens",
     "completion_tokens",
     "cached_tokens",
@@ -64,6 +77,7 @@ def aggregate_usage(session: Session, query: UsageQuery) -> list[dict[str, Any]]
     sums = [
         func.count().label("requests"),
         func.sum(case((UsageRow.status >= 400, 1), else_=0)).label("errors"),
+        func.count(UsageRow.content_filter).label("filtered"),
         func.sum(UsageRow.prompt_tokens).label("prompt_tokens"),
         func.sum(UsageRow.completion_tokens).label("completion_tokens"),
         func.sum(UsageRow.cached_tokens).label("cached_tokens"),
@@ -87,7 +101,14 @@ def aggregate_usage(session: Session, query: UsageQuery) -> list[dict[str, Any]]
 
 
 def _report_row(values: dict[str, Any]) -> dict[str, Any]:
-    for name in ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens"):
+    for name in (
+        "requests",
+        "errors",
+        "filtered",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_tokens",
+    ):
         values[name] = int(values[name] or 0)
     values["total_tokens"] = values["prompt_tokens"] + values["completion_tokens"]
     period = values.get("period")

@@ -176,7 +176,7 @@ class ChoiceLogprobs(BaseModel):
 
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None  # None when the content filter withheld the answer
     refusal: None = None
 
 

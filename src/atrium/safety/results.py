@@ -30,6 +30,25 @@ class DetectionCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class BlocklistCheck:
+    """A custom blocklist of the policy that matched the text."""
+
+    name: str
+    filtered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PiiCheck:
+    """Personal data found in the text (``types``), and what was done: reported, replaced by
+    placeholders (``redacted``) or refused (``filtered``)."""
+
+    detected: bool
+    types: tuple[str, ...] = ()
+    redacted: bool = False
+    filtered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class FilterError:
     """A filter that did not run (down, timed out): the text went through unchecked."""
 
@@ -43,13 +62,33 @@ class FilterResults:
 
     categories: Mapping[str, SeverityCheck] = field(default_factory=dict)
     detections: Mapping[str, DetectionCheck] = field(default_factory=dict)
+    blocklists: tuple[BlocklistCheck, ...] = ()
+    pii: PiiCheck | None = None
     error: FilterError | None = None
+    # The policy fails closed and a classifier failed: the text is refused unchecked.
+    refused_on_error: bool = False
 
     @property
     def filtered(self) -> bool:
-        return any(check.filtered for check in self.categories.values()) or any(
-            detection.filtered for detection in self.detections.values()
+        return (
+            self.refused_on_error
+            or any(check.filtered for check in self.categories.values())
+            or any(detection.filtered for detection in self.detections.values())
+            or any(blocklist.filtered for blocklist in self.blocklists)
+            or (self.pii is not None and self.pii.filtered)
         )
+
+    def filtered_labels(self) -> list[str]:
+        """The names of the checks that filtered the text (for usage records and metrics)."""
+        labels = [name for name, check in self.categories.items() if check.filtered]
+        labels += [name for name, check in self.detections.items() if check.filtered]
+        if any(blocklist.filtered for blocklist in self.blocklists):
+            labels.append("custom_blocklists")
+        if self.pii is not None and self.pii.filtered:
+            labels.append("pii")
+        if self.refused_on_error:
+            labels.append("error")
+        return labels
 
 
 @dataclass(frozen=True, slots=True)

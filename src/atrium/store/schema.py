@@ -119,6 +119,8 @@ class UsageRow(Base):
     cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
     latency_ms: Mapped[float] = mapped_column(Float)
     ttft_ms: Mapped[float | None] = mapped_column(Float)
+    # What the content filter refused or cut ("prompt:jailbreak,completion:violence").
+    content_filter: Mapped[str | None] = mapped_column(String(256))
 
 
 class AuditRow(Base):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from atrium.gateway.deployments import DEFAULT_ENGINE
 from atrium.gateway.roles import Role
-from atrium.safety.policy import ContentPolicySettings
+from atrium.safety.policy import DEFAULT_POLICY_NAME, ContentPolicySettings
 
 MAX_DESCRIPTION = 2000
 
@@ -23,7 +23,8 @@ class DeploymentCreate(StrictBody):
     model: str = Field(min_length=1, max_length=256)
     engine: str = Field(default=DEFAULT_ENGINE, min_length=1, max_length=64)
     capacity_tpm: int | None = Field(default=None, ge=1, le=10**12)
-    content_policy: str | None = Field(default=None, min_length=1, max_length=64)
+    # Omitted: the built-in "default" policy; null: no content filtering.
+    content_policy: str | None = Field(default=DEFAULT_POLICY_NAME, min_length=1, max_length=64)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from atrium.api.azure.annotations import prompt_filtered_body
+from atrium.api.annotations import prompt_filtered_body
 from atrium.api.azure.versions import GA_VERSIONS, PREVIEW_VERSIONS
 from atrium.api.openai.errors import INTERNAL_ERROR_MESSAGE, openai_error_kind
 from atrium.errors import (

@@ -9,19 +9,19 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from atrium.api.annotations import (
+    filter_results,
+    prompt_annotations_chunk,
+    prompt_filter_results,
+)
 from atrium.api.openai.errors import openai_error_payload
 from atrium.api.openai.logprobs import chat_logprobs, completion_logprobs
 from atrium.api.request_log import RequestLog
 from atrium.api.streaming import DONE_EVENT, sse_event
 from atrium.engines.base import SamplingParams
 from atrium.errors import AtriumError
-from atrium.gateway.serving import (
-    ChoiceFinished,
-    CompletedGeneration,
-    GenerationStream,
-    TextPiece,
-    TokenUsage,
-)
+from atrium.gateway.items import ChoiceFinished, TextPiece
+from atrium.gateway.serving import CompletedGeneration, GenerationStream, TokenUsage
 from atrium.protocol.chat import (
     AssistantMessage,
     ChatChoice,
@@ -33,6 +33,7 @@ from atrium.protocol.chat import (
     Usage,
 )
 from atrium.protocol.completions import Completion, CompletionChoice
+from atrium.safety.results import FilterResults, PromptFilterResults
 
 ResponseKind = Literal["chat", "text"]
 
@@ -95,7 +96,7 @@ def render_text_completion(meta: ResponseMeta, result: CompletedGeneration) -> C
         model=meta.model,
         choices=[
             CompletionChoice(
-                text=choice.text,
+                text=choice.text or "",
                 index=index,
                 logprobs=completion_logprobs(choice.logprobs, meta.sampling.top_logprobs)
                 if wants_logprobs
@@ -108,27 +109,47 @@ def render_text_completion(meta: ResponseMeta, result: CompletedGeneration) -> C
     )
 
 
+def with_annotations(payload: dict[str, Any], result: CompletedGeneration) -> dict[str, Any]:
+    """A rendered completion with the content filter's results, where a policy applied:
+    ``prompt_filter_results`` and each choice's ``content_filter_results``."""
+    if result.prompt_results:
+        payload["prompt_filter_results"] = prompt_filter_results(result.prompt_results)
+    for rendered, choice in zip(payload["choices"], result.choices, strict=True):
+        if choice.filter_results is not None:
+            rendered["content_filter_results"] = filter_results(choice.filter_results)
+    return payload
+
+
 @dataclass(slots=True)
 class ChunkRenderer:
     """Frames of one streamed answer. With ``include_usage`` every chunk carries
-    ``"usage": null`` and a last chunk with no choices carries the usage, as OpenAI does."""
+    ``"usage": null`` and a last chunk with no choices carries the usage, as OpenAI does.
+    With a content policy the first frame carries the prompt's filter results (Azure's
+    ``prompt_filter_results`` frame) and each released piece its window's results."""
 
     kind: ResponseKind
     meta: ResponseMeta
     include_usage: bool
+    prompt_results: tuple[PromptFilterResults, ...] = ()
     text_offsets: dict[int, int] = field(default_factory=dict)
 
     def openings(self) -> list[bytes]:
+        frames = []
+        if self.prompt_results:
+            frames.append(sse_event(prompt_annotations_chunk(self.prompt_results)))
         if self.kind != "chat":
-            return []
+            return frames
         opening = ChatDelta(role="assistant", content="")
-        return [self._chat(index, opening, None) for index in range(self.meta.sampling.n)]
+        frames += [self._chat(index, opening, None) for index in range(self.meta.sampling.n)]
+        return frames
 
     def piece(self, piece: TextPiece) -> bytes:
         top_n = self.meta.sampling.top_logprobs
+        results = piece.filter_results
         if self.kind == "chat":
             logprobs = chat_logprobs(piece.logprobs, top_n) if self.meta.sampling.logprobs else None
-            return self._chat(piece.choice, ChatDelta(content=piece.text), None, logprobs)
+            delta = ChatDelta(content=piece.text)
+            return self._chat(piece.choice, delta, None, logprobs, results)
         offset = self.text_offsets.get(piece.choice, 0)
         self.text_offsets[piece.choice] = offset + len(piece.text)
         choice = CompletionChoice(
@@ -139,15 +160,16 @@ class ChunkRenderer:
             else None,
             finish_reason=None,
         )
-        return self._text(choice)
+        return self._text(choice, results)
 
     def closing(self, finished: ChoiceFinished) -> bytes:
+        results = finished.filter_results
         if self.kind == "chat":
-            return self._chat(finished.choice, ChatDelta(), finished.finish_reason)
+            return self._chat(finished.choice, ChatDelta(), finished.finish_reason, None, results)
         choice = CompletionChoice(
             text="", index=finished.choice, finish_reason=finished.finish_reason
         )
-        return self._text(choice)
+        return self._text(choice, results)
 
     def usage(self, usage: TokenUsage) -> bytes:
         return sse_event(
@@ -162,7 +184,12 @@ class ChunkRenderer:
         )
 
     def _chat(
-        self, index: int, delta: ChatDelta, finish_reason: str | None, logprobs: Any = None
+        self,
+        index: int,
+        delta: ChatDelta,
+        finish_reason: str | None,
+        logprobs: Any = None,
+        results: FilterResults | None = None,
     ) -> bytes:
         meta = self.meta
         chunk = ChatCompletionChunk(
@@ -175,12 +202,22 @@ class ChunkRenderer:
                 )
             ],
         )
-        return sse_event(chunk.model_dump(exclude=None if self.include_usage else {"usage"}))
+        return self._event(
+            chunk.model_dump(exclude=None if self.include_usage else {"usage"}), results
+        )
 
-    def _text(self, choice: CompletionChoice) -> bytes:
+    def _text(self, choice: CompletionChoice, results: FilterResults | None = None) -> bytes:
         meta = self.meta
         chunk = Completion(id=meta.id, created=meta.created, model=meta.model, choices=[choice])
-        return sse_event(chunk.model_dump(exclude=None if self.include_usage else {"usage"}))
+        return self._event(
+            chunk.model_dump(exclude=None if self.include_usage else {"usage"}), results
+        )
+
+    @staticmethod
+    def _event(payload: dict[str, Any], results: FilterResults | None) -> bytes:
+        if results is not None:
+            payload["choices"][0]["content_filter_results"] = filter_results(results)
+        return sse_event(payload)
 
 
 async def stream_events(

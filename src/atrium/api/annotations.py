@@ -1,10 +1,12 @@
-"""Content-filter results rendered exactly as Azure OpenAI sends them on the wire.
+"""Content-filter results rendered exactly as Azure OpenAI sends them on the wire (the
+OpenAI routes carry the same fields, as Azure's v1 API does).
 
 Shapes from ``../shared/reference/azure-openai.md`` §2.2-2.5, including the live service's
 spellings where they differ from its specs: the prompt-blocked 400 says ``innererror``
 (no underscore) and ``content_filter_result`` (singular), with ``"type": null`` and
-``"status": 400``. Results come from the gateway's safety step; a deployment without a
-content policy has none, and then nothing here is rendered.
+``"status": 400``. Results come from the gateway's content filter; a deployment without a
+content policy has none, and then nothing here is rendered. Atrium's PII check has no Azure
+counterpart: it is rendered as ``pii`` (``{"filtered", "detected", "redacted", "types"}``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,21 @@ def filter_results(results: FilterResults) -> dict[str, Any]:
         rendered[name] = {"filtered": check.filtered, "severity": check.severity}
     for name, detection in results.detections.items():
         rendered[name] = {"filtered": detection.filtered, "detected": detection.detected}
+    if results.blocklists:
+        rendered["custom_blocklists"] = {
+            "filtered": any(blocklist.filtered for blocklist in results.blocklists),
+            "details": [
+                {"filtered": blocklist.filtered, "id": blocklist.name}
+                for blocklist in results.blocklists
+            ],
+        }
+    if results.pii is not None:
+        rendered["pii"] = {
+            "filtered": results.pii.filtered,
+            "detected": results.pii.detected,
+            "redacted": results.pii.redacted,
+            "types": list(results.pii.types),
+        }
     if results.error is not None:
         rendered["error"] = {"code": results.error.code, "message": results.error.message}
     return dict(sorted(rendered.items()))
