@@ -1,2 +1,3 @@
 """Responsible-AI content filtering: results (plain data), content-policy settings, PII and
-blocklist detectors. The classifiers and the request-path pipeline are not built yet."""
+blocklist detectors, and the content classifiers (``classifier``: the interface;
+``linear``: the default linear classifier over committed weights, see ``README.md``)."""

@@ -1,0 +1,1 @@
+"""Committed weights and manifest of the default content classifier (package data)."""

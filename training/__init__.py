@@ -1,0 +1,1 @@
+"""Offline training code (not shipped with Atrium)."""
