@@ -43,6 +43,8 @@ class SamplingParams:
     ``n`` choices are generated from one prompt (choice ``i`` seeded with ``seed + i``).
     ``logprobs`` asks for the log-probability of each generated token and
     ``top_logprobs`` for that many most likely alternatives at each position.
+    ``grammar`` (GBNF, root rule ``root``) constrains the generated text to its language:
+    engines that cannot enforce it must refuse the request, never ignore it.
     """
 
     max_tokens: int | None = None
@@ -59,6 +61,7 @@ class SamplingParams:
     n: int = 1
     logprobs: bool = False
     top_logprobs: int = 0
+    grammar: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -280,7 +280,7 @@ class LlamaModel:
         return Batch(self.n_batch)
 
     def new_sampler_chain(self) -> SamplerChain:
-        return SamplerChain(self.n_vocab)
+        return SamplerChain(self.n_vocab, self._vocab)
 
     def decode(self, batch: Batch) -> int:
         """Run the model over ``batch``; 0 on success (llama.cpp's status otherwise:

@@ -14,8 +14,9 @@ from atrium.errors import EngineError
 class SamplerChain:
     """A llama.cpp sampler chain (owned: ``free`` releases it and every sampler in it)."""
 
-    def __init__(self, n_vocab: int) -> None:
+    def __init__(self, n_vocab: int, vocab: Any) -> None:
         self._n_vocab = n_vocab
+        self._vocab = vocab
         params = llama_cpp.llama_sampler_chain_default_params()
         params.no_perf = True
         self._raw: Any = llama_cpp.llama_sampler_chain_init(params)
@@ -53,6 +54,17 @@ class SamplerChain:
             raise EngineError("cannot create a llama.cpp sampler")
         for token in history:
             llama_cpp.llama_sampler_accept(sampler, token)
+        self._add(sampler)
+
+    def add_grammar(self, grammar: str) -> None:
+        """Only tokens that keep the text in ``grammar``'s language (GBNF, root ``root``);
+        end-of-generation only once the text is complete. Must come before every sampler
+        that cuts the candidates (top-k, top-p, min-p) and before the draw."""
+        sampler = llama_cpp.llama_sampler_init_grammar(
+            self._vocab, grammar.encode("utf-8"), b"root"
+        )
+        if not sampler:
+            raise EngineError("llama.cpp could not parse the output grammar")
         self._add(sampler)
 
     def add_top_k(self, k: int) -> None:

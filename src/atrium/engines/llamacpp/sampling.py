@@ -1,9 +1,10 @@
 """Per-request sampler chains, built from ``SamplingParams``.
 
 The chain runs inside llama.cpp (no per-token Python work over the vocabulary):
-logit bias, penalties (only when asked), top-k, temperature, top-p, min-p, then a seeded
-draw — or a plain argmax when ``temperature == 0`` (after bias and penalties). Temperature
-comes before top-p and min-p, as in OpenAI's API, vLLM and transformers, so they cut the
+logit bias, penalties (only when asked), the output grammar (when given), top-k,
+temperature, top-p, min-p, then a seeded draw — or a plain argmax when
+``temperature == 0`` (after bias, penalties and grammar). Temperature comes before top-p and
+min-p, as in OpenAI's API, vLLM and transformers, so they cut the
 distribution the draw actually uses.
 """
 
@@ -61,6 +62,8 @@ def build_sampler(
                 frequency=params.frequency_penalty,
                 presence=params.presence_penalty,
             )
+        if params.grammar is not None:  # on the whole vocabulary, before any cut
+            chain.add_grammar(params.grammar)
         if params.temperature <= 0:
             chain.add_greedy()
             return chain
