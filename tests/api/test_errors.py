@@ -145,26 +145,28 @@ async def test_body_that_is_not_an_object_is_400(client: httpx.AsyncClient, payl
             "repetition_penalty",
         ),
         (
-            {"model": FAKE_MODEL, "messages": HELLO, "response_format": {"type": "json_object"}},
-            "unsupported_parameter",
-            "response_format",
+            {"model": FAKE_MODEL, "messages": HELLO, "response_format": {"type": "xml"}},
+            "invalid_value",
+            "response_format.type",
         ),
         (
             {
                 "model": FAKE_MODEL,
                 "messages": HELLO,
-                "tools": [{"type": "function", "function": {"name": "f"}}],
+                "tools": [
+                    {"type": "function", "function": {"name": "f", "parameters": {"type": 5}}}
+                ],
             },
-            "unsupported_parameter",
-            "tools",
+            "invalid_value",
+            "tools[0].function.parameters",
         ),
         (
             {
                 "model": FAKE_MODEL,
                 "messages": [{"role": "tool", "content": "4", "tool_call_id": "c1"}],
             },
-            "unsupported_parameter",
-            "messages[0].role",
+            "invalid_value",
+            "messages[0].tool_call_id",
         ),
         (
             {

@@ -20,7 +20,9 @@ from atrium.api.state import app_state
 from atrium.api.streaming import SSE_HEADERS, EventStreamResponse, unless_disconnected
 from atrium.engines.base import GenerationRequest
 from atrium.gateway.roles import Principal
+from atrium.protocol.chat import ChatCompletionRequest
 from atrium.protocol.common import SamplingFields
+from atrium.structured.plan import TEXT_PLAN
 
 
 async def generate(
@@ -37,15 +39,18 @@ async def generate(
     log.deployment, log.model = target.deployment, target.model
     screen = service.screen_for(target, log.record_filter_results)
     meta = ResponseMeta.new(kind, target.model, canonical.sampling)
+    # JSON outputs and tool calls are read from the text after the content filter, here.
+    plan = body.output_plan() if isinstance(body, ChatCompletionRequest) else TEXT_PLAN
     if body.stream:
         stream = await unless_disconnected(request, service.open(canonical, target, screen))
-        renderer = ChunkRenderer(kind, meta, include_usage, stream.prompt_results)
+        renderer = ChunkRenderer(kind, meta, include_usage, stream.prompt_results, plan)
         return EventStreamResponse(stream_events(renderer, stream, log), headers=SSE_HEADERS)
     result = await unless_disconnected(request, service.complete(canonical, target, screen))
     record_usage(log, result.usage, tuple(choice.finish_reason for choice in result.choices))
     rendered = (
-        render_chat_completion(meta, result)
+        render_chat_completion(meta, result, plan)
         if kind == "chat"
         else render_text_completion(meta, result)
     )
+    log.finish_reason = ",".join(choice.finish_reason or "" for choice in rendered.choices)
     return JSONResponse(with_annotations(rendered.model_dump(), result))

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer
 
 from atrium.engines.base import ChatMessage, GenerationRequest, Role, SamplingParams
 from atrium.errors import InvalidRequestError, UnsupportedParameterError
 from atrium.protocol.common import MAX_TOP_LOGPROBS, SamplingFields, check_max_tokens
+from atrium.protocol.tools import (
+    FunctionCallChoice,
+    FunctionCallParam,
+    FunctionDefinition,
+    ResponseFormat,
+    ToolCallParam,
+    ToolChoice,
+    ToolParam,
+    output_plan,
+    parsed_call,
+)
+from atrium.structured.plan import OutputPlan
+from atrium.structured.tools import tool_calls_text, tool_response_text
 
 # Parameters of OpenAI's chat API that Atrium does not implement yet, with the values that
 # request nothing (and therefore pass).
 CHAT_NEUTRAL_VALUES: dict[str, tuple[Any, ...]] = {
-    "response_format": ({"type": "text"},),
-    "tools": ([],),
-    "tool_choice": ("none",),
-    "parallel_tool_calls": (),
-    "functions": ([],),
-    "function_call": ("none",),
     "store": (False,),
     "metadata": ({},),
     "service_tier": ("auto", "default"),
@@ -53,28 +61,62 @@ class ChatMessageParam(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCallParam] | None = None
     tool_call_id: str | None = None
-    function_call: dict[str, Any] | None = None
+    function_call: FunctionCallParam | None = None
     refusal: str | None = None
     audio: dict[str, Any] | None = None
 
-    def to_canonical(self, index: int) -> ChatMessage:
+    def to_canonical(self, index: int, call_names: dict[str, str]) -> ChatMessage:
+        """This message as plain text; tool calls and results in the fallback format
+        (``atrium.structured.tools``). ``call_names`` maps the ids of earlier tool calls to
+        their function names (this message's calls are added to it)."""
         where = f"messages[{index}]"
-        if self.role not in ROLE_ALIASES:
+        if self.audio:
             raise UnsupportedParameterError(
-                f"Unsupported value: messages with role '{self.role}' are not supported by "
-                "Atrium yet.",
-                param=f"{where}.role",
+                f"Unsupported parameter: '{where}.audio' is not supported by Atrium yet.",
+                param=f"{where}.audio",
             )
-        for field_name in ("tool_calls", "function_call", "audio"):
-            if getattr(self, field_name):
-                raise UnsupportedParameterError(
-                    f"Unsupported parameter: '{where}.{field_name}' is not supported by "
-                    "Atrium yet.",
-                    param=f"{where}.{field_name}",
+        if self.role == "tool":
+            return self._tool_result(where, call_names)
+        if self.role == "function":
+            if not self.name:
+                raise InvalidRequestError(
+                    f"Missing required parameter: '{where}.name'.", param=f"{where}.name"
                 )
+            text = tool_response_text(None, self.name, self._text(where))
+            return ChatMessage(role="user", content=text)
+        if self.role != "assistant" and (self.tool_calls or self.function_call):
+            field_name = "tool_calls" if self.tool_calls else "function_call"
+            raise InvalidRequestError(
+                f"Invalid parameter: '{where}.{field_name}' is only allowed in assistant messages.",
+                param=f"{where}.{field_name}",
+            )
+        if self.tool_calls:
+            for call in self.tool_calls:
+                call_names[call.id] = call.function.name
+            calls = [parsed_call(call.function) for call in self.tool_calls]
+            return ChatMessage(role="assistant", content=tool_calls_text(calls), name=self.name)
+        if self.function_call is not None:
+            text = tool_calls_text([parsed_call(self.function_call)])
+            return ChatMessage(role="assistant", content=text, name=self.name)
         return ChatMessage(role=ROLE_ALIASES[self.role], content=self._text(where), name=self.name)
+
+    def _tool_result(self, where: str, call_names: dict[str, str]) -> ChatMessage:
+        if self.tool_call_id is None:
+            raise InvalidRequestError(
+                f"Missing required parameter: '{where}.tool_call_id'.",
+                param=f"{where}.tool_call_id",
+            )
+        name = call_names.get(self.tool_call_id)
+        if name is None:
+            raise InvalidRequestError(
+                f"Invalid parameter: '{where}.tool_call_id' ({self.tool_call_id!r}) does not "
+                "answer a tool call of an earlier assistant message.",
+                param=f"{where}.tool_call_id",
+            )
+        text = tool_response_text(self.tool_call_id, name, self._text(where))
+        return ChatMessage(role="user", content=text)
 
     def _text(self, where: str) -> str:
         if self.content is None:
@@ -104,18 +146,45 @@ class ChatCompletionRequest(SamplingFields):
     max_completion_tokens: int | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=MAX_TOP_LOGPROBS)
+    response_format: ResponseFormat | None = None
+    tools: list[ToolParam] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    functions: list[FunctionDefinition] | None = None
+    function_call: FunctionCallChoice | None = None
+    _plan: OutputPlan | None = PrivateAttr(default=None)
+
+    def output_plan(self) -> OutputPlan:
+        """The grammar, prompt section and output reading this request asks for."""
+        if self._plan is None:
+            self._plan = output_plan(
+                response_format=self.response_format,
+                tools=self.tools,
+                tool_choice=self.tool_choice,
+                parallel_tool_calls=self.parallel_tool_calls,
+                functions=self.functions,
+                function_call=self.function_call,
+            )
+        return self._plan
 
     def to_canonical(self, request_id: str) -> GenerationRequest:
         self.check_parameters(CHAT_NEUTRAL_VALUES)
         max_tokens = check_max_tokens(self.max_completion_tokens, "max_completion_tokens")
         if max_tokens is None:
             max_tokens = check_max_tokens(self.max_tokens, "max_tokens")
-        messages = tuple(message.to_canonical(index) for index, message in enumerate(self.messages))
+        plan = self.output_plan()
+        call_names: dict[str, str] = {}
+        messages = tuple(
+            message.to_canonical(index, call_names) for index, message in enumerate(self.messages)
+        )
+        if plan.prompt_section is not None:
+            messages = with_system_section(messages, plan.prompt_section)
+        sampling = sampling_params(self, max_tokens, *self._logprobs())
+        if plan.grammar is not None:
+            # Stop sequences could cut a constrained output short: not applied (documented).
+            sampling = replace(sampling, grammar=plan.grammar, stop=())
         return GenerationRequest(
-            request_id=request_id,
-            model=self.model,
-            messages=messages,
-            sampling=sampling_params(self, max_tokens, *self._logprobs()),
+            request_id=request_id, model=self.model, messages=messages, sampling=sampling
         )
 
     def _logprobs(self) -> tuple[bool, int]:
@@ -125,6 +194,15 @@ class ChatCompletionRequest(SamplingFields):
                 param="top_logprobs",
             )
         return bool(self.logprobs), self.top_logprobs or 0
+
+
+def with_system_section(messages: tuple[ChatMessage, ...], section: str) -> tuple[ChatMessage, ...]:
+    """``section`` appended to the first system message, or a system message put first."""
+    for index, message in enumerate(messages):
+        if message.role == "system":
+            merged = replace(message, content=f"{message.content}\n\n{section}")
+            return (*messages[:index], merged, *messages[index + 1 :])
+    return (ChatMessage(role="system", content=section), *messages)
 
 
 def sampling_params(
@@ -174,10 +252,28 @@ class ChoiceLogprobs(BaseModel):
     refusal: None = None
 
 
+class FunctionCall(BaseModel):
+    name: str
+    arguments: str  # JSON text
+
+
+class ToolCall(BaseModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str | None  # None when the content filter withheld the answer
+    content: str | None  # None when the content filter withheld the answer, or tool calls
     refusal: None = None
+    # Omitted unless the model called tools (keeps plain answers as they were).
+    tool_calls: list[ToolCall] | None = Field(default=None, exclude_if=_absent)
+    function_call: FunctionCall | None = Field(default=None, exclude_if=_absent)
 
 
 class ChatChoice(BaseModel):
@@ -201,11 +297,20 @@ class ChatCompletion(BaseModel):
 class ChatDelta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    # Fragments: ``[{"index", "id", "type", "function": {"name", "arguments"}}]`` opening a
+    # call, then ``[{"index", "function": {"arguments": piece}}]`` (OpenAI's chunk shapes).
+    tool_calls: list[dict[str, Any]] | None = None
+    function_call: dict[str, str] | None = None  # legacy: {"name", "arguments"} pieces
 
     @model_serializer
-    def _only_present_fields(self) -> dict[str, str]:
+    def _only_present_fields(self) -> dict[str, Any]:
         # OpenAI omits absent delta fields (the closing chunk's delta is ``{}``).
-        fields = {"role": self.role, "content": self.content}
+        fields = {
+            "role": self.role,
+            "content": self.content,
+            "tool_calls": self.tool_calls,
+            "function_call": self.function_call,
+        }
         return {key: value for key, value in fields.items() if value is not None}
 
 

@@ -18,7 +18,7 @@ from atrium.api.openai.errors import openai_error_payload
 from atrium.api.openai.logprobs import chat_logprobs, completion_logprobs
 from atrium.api.request_log import RequestLog
 from atrium.api.streaming import DONE_EVENT, sse_event
-from atrium.engines.base import SamplingParams
+from atrium.engines.base import SamplingParams, TokenLogprob
 from atrium.errors import AtriumError
 from atrium.gateway.items import ChoiceFinished, TextPiece
 from atrium.gateway.serving import CompletedGeneration, GenerationStream, TokenUsage
@@ -29,11 +29,14 @@ from atrium.protocol.chat import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatDelta,
+    FunctionCall,
     PromptTokensDetails,
+    ToolCall,
     Usage,
 )
 from atrium.protocol.completions import Completion, CompletionChoice
 from atrium.safety.results import FilterResults, PromptFilterResults
+from atrium.structured.plan import TEXT_PLAN, FinalTurn, OutputPlan
 
 ResponseKind = Literal["chat", "text"]
 
@@ -67,25 +70,41 @@ def record_usage(log: RequestLog, usage: TokenUsage, finish_reasons: tuple[str, 
     log.finish_reason = ",".join(finish_reasons)
 
 
-def render_chat_completion(meta: ResponseMeta, result: CompletedGeneration) -> ChatCompletion:
+def render_chat_completion(
+    meta: ResponseMeta, result: CompletedGeneration, plan: OutputPlan = TEXT_PLAN
+) -> ChatCompletion:
+    """The completion; with a plan, each choice's text read as JSON or tool calls."""
     wants_logprobs = meta.sampling.logprobs
+    choices = []
+    for index, choice in enumerate(result.choices):
+        turn = plan.finish(choice.text, choice.finish_reason)
+        choices.append(
+            ChatChoice(
+                index=index,
+                message=assistant_message(turn),
+                logprobs=chat_logprobs(choice.logprobs, meta.sampling.top_logprobs)
+                if wants_logprobs
+                else None,
+                finish_reason=turn.finish_reason,
+            )
+        )
     return ChatCompletion(
         id=meta.id,
         created=meta.created,
         model=meta.model,
-        choices=[
-            ChatChoice(
-                index=index,
-                message=AssistantMessage(content=choice.text),
-                logprobs=chat_logprobs(choice.logprobs, meta.sampling.top_logprobs)
-                if wants_logprobs
-                else None,
-                finish_reason=choice.finish_reason,
-            )
-            for index, choice in enumerate(result.choices)
-        ],
+        choices=choices,
         usage=render_usage(result.usage),
     )
+
+
+def assistant_message(turn: FinalTurn) -> AssistantMessage:
+    calls = [
+        ToolCall(id=call.id, function=FunctionCall(name=call.name, arguments=call.arguments))
+        for call in turn.tool_calls
+    ]
+    if turn.legacy and calls:
+        return AssistantMessage(content=None, function_call=calls[0].function)
+    return AssistantMessage(content=turn.content, tool_calls=calls or None)
 
 
 def render_text_completion(meta: ResponseMeta, result: CompletedGeneration) -> Completion:
@@ -121,6 +140,24 @@ def with_annotations(payload: dict[str, Any], result: CompletedGeneration) -> di
 
 
 @dataclass(slots=True)
+class _HeldChoice:
+    """A choice's released text, kept for reading it as JSON or tool calls at its end."""
+
+    pieces: list[str] = field(default_factory=list)
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+    results: FilterResults | None = None
+
+    def add(self, piece: TextPiece) -> None:
+        self.pieces.append(piece.text)
+        self.logprobs.extend(piece.logprobs)
+        if piece.filter_results is not None:
+            self.results = piece.filter_results
+
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+@dataclass(slots=True)
 class ChunkRenderer:
     """Frames of one streamed answer. With ``include_usage`` every chunk carries
     ``"usage": null`` and a last chunk with no choices carries the usage, as OpenAI does.
@@ -131,7 +168,71 @@ class ChunkRenderer:
     meta: ResponseMeta
     include_usage: bool
     prompt_results: tuple[PromptFilterResults, ...] = ()
+    plan: OutputPlan = TEXT_PLAN
     text_offsets: dict[int, int] = field(default_factory=dict)
+    held: dict[int, _HeldChoice] = field(default_factory=dict)
+
+    def on_piece(self, piece: TextPiece) -> list[bytes]:
+        """The frames for a released piece. With tools, a choice's text is held until it
+        ends (tool calls are sent when complete); JSON answers stream as content, kept for
+        the final validation."""
+        if self.kind != "chat" or self.plan.mode == "text":
+            return [self.piece(piece)]
+        held = self.held.setdefault(piece.choice, _HeldChoice())
+        held.add(piece)
+        if self.plan.calls_tools:
+            return []
+        return [self.piece(piece)]
+
+    def on_finish(self, finished: ChoiceFinished) -> list[bytes]:
+        if self.kind != "chat" or self.plan.mode == "text":
+            return [self.closing(finished)]
+        held = self.held.pop(finished.choice, None) or _HeldChoice()
+        turn = self.plan.finish(held.text(), finished.finish_reason)
+        frames: list[bytes] = []
+        if self.plan.calls_tools:
+            if turn.tool_calls:
+                frames += self._call_frames(finished.choice, turn, held.results)
+            elif turn.content:
+                logprobs = (
+                    chat_logprobs(tuple(held.logprobs), self.meta.sampling.top_logprobs)
+                    if self.meta.sampling.logprobs
+                    else None
+                )
+                delta = ChatDelta(content=turn.content)
+                frames.append(self._chat(finished.choice, delta, None, logprobs, held.results))
+        ending = ChatDelta()
+        frames.append(
+            self._chat(finished.choice, ending, turn.finish_reason, None, finished.filter_results)
+        )
+        return frames
+
+    def _call_frames(
+        self, index: int, turn: FinalTurn, results: FilterResults | None
+    ) -> list[bytes]:
+        """OpenAI's fragments: per call an opening chunk (id, name, empty arguments), then
+        the arguments; the legacy ``function_call`` the same way without ids."""
+        frames: list[bytes] = []
+        last = len(turn.tool_calls) - 1
+        for position, call in enumerate(turn.tool_calls):
+            if turn.legacy:
+                opening = ChatDelta(function_call={"name": call.name, "arguments": ""})
+                arguments = ChatDelta(function_call={"arguments": call.arguments})
+            else:
+                function = {"name": call.name, "arguments": ""}
+                opening = ChatDelta(
+                    tool_calls=[
+                        {"index": position, "id": call.id, "type": "function", "function": function}
+                    ]
+                )
+                arguments = ChatDelta(
+                    tool_calls=[{"index": position, "function": {"arguments": call.arguments}}]
+                )
+            frames.append(self._chat(index, opening, None))
+            frames.append(
+                self._chat(index, arguments, None, None, results if position == last else None)
+            )
+        return frames
 
     def openings(self) -> list[bytes]:
         frames = []
@@ -236,9 +337,11 @@ async def stream_events(
                 if isinstance(item, TextPiece):
                     if item.text:
                         log.mark_first_token()
-                    yield renderer.piece(item)
+                    for frame in renderer.on_piece(item):
+                        yield frame
                 else:
-                    yield renderer.closing(item)
+                    for frame in renderer.on_finish(item):
+                        yield frame
         outcome = stream.outcome
         assert outcome is not None
         record_usage(log, outcome.usage, outcome.finish_reasons)
