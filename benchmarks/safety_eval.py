@@ -8,7 +8,9 @@ fetched into ``.cache/safety-data`` on first use) and reports, per label and dir
 ``document``: tool results / documents), precision, recall and F1 at the default operating
 points (severity ≥ medium for harm categories; ``detected`` for detections). Then the
 false-positive rates on benign prompts of the eval split, on the hand-written agent/system
-prompts and on the hand-written benign-but-edgy texts, and the latency of
+prompts, on the hand-written benign-but-edgy texts and on short benign fragments (40-300
+characters, cut at random offsets from the benign texts of the eval split, like the windows
+of a streamed completion), and the latency of
 ``LinearClassifier.classify`` on one 2,000-character prompt.
 """
 
@@ -24,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.safety import dataset
+from training.safety import dataset, fragments
 from training.safety.corpora import HARMS, TRAINED_LABELS, Sample
 from training.safety.sources import DEFAULT_CACHE
 
@@ -33,6 +35,7 @@ from atrium.safety.linear import LinearClassifier
 
 BENIGN_PREFIXES = ("inspect_evals:", "bastioncorpus:benign", "nemoguardrails")
 LATENCY_RUNS = 300
+FRAGMENT_SEED = 9  # training cuts its fragments with seed 6, from other texts
 
 
 def flagged(verdicts: TextVerdicts, label: str) -> bool:
@@ -137,10 +140,10 @@ def print_report(report: Mapping[str, Any]) -> None:
         )
     print("\nFalse-positive rate (share flagged) on benign sets")
     columns = [*TRAINED_LABELS, "profanity", "any_harm"]
-    print(f"{'set':28} {'n':>4} " + " ".join(f"{c[:9]:>9}" for c in columns))
+    print(f"{'set':30} {'n':>4} " + " ".join(f"{c[:9]:>9}" for c in columns))
     for name, rates in report["false_positives"].items():
         values = " ".join(f"{rates[c]:9.3f}" for c in columns)
-        print(f"{name:28} {rates['n']:4d} {values}")
+        print(f"{name:30} {rates['n']:4d} {values}")
     for name, stats in report["profanity"].items():
         print(f"\nprofanity detection rate on {name}: {stats['rate']:.3f} (n={stats['n']})")
     print("\nLatency of classify([2,000-char prompt])")
@@ -160,6 +163,11 @@ def evaluate(cache_dir: Path) -> dict[str, Any]:
         if s.source.startswith(BENIGN_PREFIXES)
         and all(s.labels.get(k) == 0 for k in TRAINED_LABELS)
     ]
+    eval_fragments = fragments.cut_fragments(samples, per_text=3, seed=FRAGMENT_SEED)
+    fragment_verdicts = classify_all(classifier, [s.text for s in eval_fragments])
+    non_ascii = [
+        v for s, v in zip(eval_fragments, fragment_verdicts, strict=True) if not s.text.isascii()
+    ]
     agents = [row["text"] for row in dataset.read_jsonl(dataset.EVAL_AGENT_PROMPTS)]
     edgy = [row["text"] for row in dataset.read_jsonl(dataset.EVAL_BENIGN_EDGY)]
     profane = [
@@ -174,6 +182,8 @@ def evaluate(cache_dir: Path) -> dict[str, Any]:
             "benign prompts (eval split)": false_positive_rates(benign),
             "agent/system prompts (hand)": false_positive_rates(classify_all(classifier, agents)),
             "benign-edgy texts (hand)": false_positive_rates(classify_all(classifier, edgy)),
+            "benign fragments (eval split)": false_positive_rates(fragment_verdicts),
+            "  of which non-ASCII": false_positive_rates(non_ascii),
         },
         "profanity": {
             "RTP profanity prompts (eval)": {

@@ -55,10 +55,14 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 1
     sys.exit("atrium did not become ready")
 
 
+CUT: dict[str, int] = {}
+
+
 def stream_once(
     client: httpx.Client, model: str, prompt: str, max_tokens: int
 ) -> tuple[float, float]:
-    """(seconds to the first content, seconds to the end) of one streamed chat."""
+    """(seconds to the first content, seconds to the end) of one streamed chat; counts
+    answers the content filter cut in ``CUT``."""
     body = {
         "model": model,
         "messages": [{"role": "user", "content": prompt}],
@@ -73,6 +77,8 @@ def stream_once(
         for line in response.iter_lines():
             if first is None and '"content":"' in line and '"content":""' not in line:
                 first = time.perf_counter() - started
+            if '"finish_reason":"content_filter"' in line:
+                CUT[model] = CUT.get(model, 0) + 1
     total = time.perf_counter() - started
     return (first if first is not None else total), total
 
@@ -116,13 +122,14 @@ def run(client: httpx.Client, filtered: str, requests: int, max_tokens: int) -> 
     results: dict[str, list[tuple[float, float]]] = {filtered: [], "unfiltered": []}
     for name in results:  # warm up both paths
         stream_once(client, name, PROMPTS[0], 8)
+    CUT.clear()
     for index in range(requests):
         prompt = PROMPTS[index % len(PROMPTS)]
         order = (filtered, "unfiltered") if index % 2 == 0 else ("unfiltered", filtered)
         for name in order:
             results[name].append(stream_once(client, name, prompt, max_tokens))
     print(f"{requests} streamed chats per variant, max_tokens={max_tokens}, temperature 0")
-    print(f"{'variant':<28}{'TTFT p50':>10}{'TTFT p90':>10}{'total p50':>11}")
+    print(f"{'variant':<28}{'TTFT p50':>10}{'TTFT p90':>10}{'total p50':>11}{'cut':>6}")
     summary = {}
     for name, samples in results.items():
         ttft = [first for first, _ in samples]
@@ -132,6 +139,7 @@ def run(client: httpx.Client, filtered: str, requests: int, max_tokens: int) -> 
         print(
             f"{label:<28}{statistics.median(ttft) * 1000:>8.0f}ms"
             f"{percentile(ttft, 0.9) * 1000:>8.0f}ms{statistics.median(total) * 1000:>9.0f}ms"
+            f"{CUT.get(name, 0):>6}"
         )
     ttft_ratio = summary[filtered][0] / summary["unfiltered"][0]
     total_ratio = summary[filtered][1] / summary["unfiltered"][1]

