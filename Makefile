@@ -19,8 +19,8 @@ test: $(DEV_STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests benchmarks training
-	$(BIN)/ruff format --check src tests benchmarks training
+	$(BIN)/ruff check src tests benchmarks training examples
+	$(BIN)/ruff format --check src tests benchmarks training examples
 	$(BIN)/mypy
 
 install: $(RUNTIME_STAMP)

@@ -266,6 +266,9 @@ async def test_named_tool_choice_allows_only_that_function(
     assert '\\"get_time\\"' in grammar
     assert "get_weather" not in grammar
     assert '\\"response\\"' not in grammar
+    # one call, as the prompt says ("Call exactly one tool"), even with parallel calls on
+    expected = envelope_schema(SPECS[1:], parallel=False, allow_response=False)
+    assert grammar == schema_to_gbnf(expected)
 
 
 async def test_tool_choice_none_sends_no_grammar_and_no_tools(

@@ -271,7 +271,7 @@ def tools_plan(
     allow_response = choice == "auto"
     schema = envelope_schema(
         callable_specs,
-        parallel=parallel,
+        parallel=parallel and named is None,  # a named function: one call, as the prompt says
         allow_response=allow_response,
         response_schema=base.response_schema if base.mode != "text" else None,
     )
