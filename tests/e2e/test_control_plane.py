@@ -135,6 +135,7 @@ def test_a_clean_stop_writes_queued_usage(tmp_path: Path) -> None:
             "status": 200,
             "requests": 1,
             "errors": 0,
+            "filtered": 0,
             "prompt_tokens": answer.usage.prompt_tokens,
             "completion_tokens": answer.usage.completion_tokens,
             "cached_tokens": 0,
