@@ -20,31 +20,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atrium.safety.results import FilterResults
 
-
-def findings(results: FilterResults) -> list[tuple[str, str]]:
-    """(check, outcome) for each check that found something or failed: ``filtered`` or
-    ``annotated``; ``error`` when a classifier did not run."""
-    found = [
-        (name, "filtered" if check.filtered else "annotated")
-        for name, check in results.categories.items()
-        if check.severity != "safe"
-    ]
-    found += [
-        (name, "filtered" if check.filtered else "annotated")
-        for name, check in results.detections.items()
-        if check.detected
-    ]
-    found += [
-        ("custom_blocklists", "filtered" if b.filtered else "annotated") for b in results.blocklists
-    ]
-    if results.pii is not None and results.pii.detected:
-        pii_outcome = "filtered" if results.pii.filtered else "annotated"
-        found.append(("pii", "redacted" if results.pii.redacted else pii_outcome))
-    if results.error is not None:
-        found.append(("classifier", "error"))
-    return found
-
-
 SCOPE_KEY = "atrium.request_log"
 REQUEST_ID_HEADER = "x-request-id"
 APIM_REQUEST_ID_HEADER = "apim-request-id"
@@ -92,7 +67,7 @@ class RequestLog:
             entry = f"{direction}:{label}"
             if entry not in self.content_filtered:
                 self.content_filtered.append(entry)
-        self.filter_findings.extend((direction, *finding) for finding in findings(results))
+        self.filter_findings.extend((direction, *finding) for finding in results.findings())
 
     def line(self) -> str:
         values = asdict(self)

@@ -116,10 +116,12 @@ class _ChoiceBuffer:
     pending: str = ""
     logprobs: list[TokenLogprob] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
+    tail: str = ""  # the end of the released text: context for the next window
     ended: bool = False
 
-    def tail(self) -> str:
-        return "".join(self.released)[-WINDOW_CONTEXT_CHARS:]
+    def release(self, text: str) -> None:
+        self.released.append(text)
+        self.tail = (self.tail + text)[-WINDOW_CONTEXT_CHARS:]
 
 
 class StreamGuard:
@@ -155,7 +157,7 @@ class StreamGuard:
         buffer = self._choices[choice]
         released, held, results = "", "", None
         if buffer.pending:
-            window = await self._screen.screen_window(buffer.tail(), buffer.pending, final=final)
+            window = await self._screen.screen_window(buffer.tail, buffer.pending, final=final)
             if window.blocked:
                 return [self._cut(choice, window.results)]
             released, held, results = window.released, window.held, window.results
@@ -168,7 +170,7 @@ class StreamGuard:
         buffer.pending = held
         logprobs = tuple(buffer.logprobs)
         buffer.logprobs.clear()
-        buffer.released.append(released)
+        buffer.release(released)
         if not released and not logprobs:
             return []
         return [TextPiece(choice, released, logprobs, results)]

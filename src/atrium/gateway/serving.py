@@ -109,10 +109,6 @@ class GenerationStream:
     def completion_tokens(self) -> int:
         return sum(state.completion_tokens for state in self._choices)
 
-    def raw_items(self) -> AsyncGenerator[StreamItem, None]:
-        """The items without the stream windows (a non-streamed answer is checked whole)."""
-        return self._items()
-
     def items(self) -> AsyncGenerator[StreamItem, None]:
         if self._guard is None:
             return self._items()
@@ -241,6 +237,8 @@ class CompletionService:
         request: GenerationRequest,
         target: Target,
         screen: ContentScreen | None = None,
+        *,
+        windowed: bool = True,
     ) -> GenerationStream:
         """Admit ``request`` on ``target``: errors about the request itself (a filtered
         prompt included) are raised here, before any response has started, so every dialect
@@ -261,7 +259,8 @@ class CompletionService:
         if not isinstance(first, PromptProcessed):
             await events.aclose()
             raise EngineError(f"the engine started with {type(first).__name__}")
-        guard = screen.guard(request.sampling.n) if screen is not None else None
+        # Streamed text is checked in windows; an unstreamed answer is checked whole instead.
+        guard = screen.guard(request.sampling.n) if screen is not None and windowed else None
         return GenerationStream(
             events,
             first,
@@ -278,10 +277,10 @@ class CompletionService:
         screen: ContentScreen | None = None,
     ) -> CompletedGeneration:
         """The whole answer; with a policy, each choice's final text is checked once."""
-        stream = await self.open(request, target, screen)
+        stream = await self.open(request, target, screen, windowed=False)
         texts: list[list[str]] = [[] for _ in range(request.sampling.n)]
         logprobs: list[list[TokenLogprob]] = [[] for _ in range(request.sampling.n)]
-        async with aclosing(stream.raw_items()) as items:
+        async with aclosing(stream.items()) as items:
             async for item in items:
                 if isinstance(item, TextPiece):
                     texts[item.choice].append(item.text)

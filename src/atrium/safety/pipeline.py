@@ -175,7 +175,8 @@ class ContentFilter:
         ``STREAM_HOLDBACK_CHARS`` are held back (and any personal data reaching into them)."""
         text = tail + pending
         results = self._assess(policy, "completion", [Segment(text, "completion")])
-        matches, wanted = _pii_matches(policy, text)
+        wanted = _wanted_pii(policy)
+        matches = find_pii(text, wanted) if wanted else []
         cut = len(text) if final else max(len(tail), len(text) - STREAM_HOLDBACK_CHARS)
         for match in matches:
             if match.start < cut < match.end:
@@ -329,10 +330,10 @@ def _with_pii(results: FilterResults, pii: PiiCheck | None) -> FilterResults:
     return results if pii is None else replace(results, pii=pii)
 
 
-def _pii_matches(policy: ContentPolicySettings, text: str) -> tuple[list[PiiMatch], list[PiiType]]:
+def _wanted_pii(policy: ContentPolicySettings) -> list[PiiType]:
+    """The kinds of personal data the policy looks for (any action but ``off``)."""
     actions = policy.pii.model_dump()
-    wanted: list[PiiType] = [kind for kind in PII_TYPES if actions[kind] != "off"]
-    return (find_pii(text, wanted) if wanted else []), wanted
+    return [kind for kind in PII_TYPES if actions[kind] != "off"]
 
 
 def _shifted(matches: Sequence[PiiMatch], offset: int) -> list[PiiMatch]:
@@ -367,12 +368,7 @@ def _act_on_pii(
 def _pii(
     policy: ContentPolicySettings, texts: tuple[str, ...]
 ) -> tuple[PiiCheck | None, tuple[str, ...]]:
-    found = []
-    for text in texts:
-        matches, wanted = _pii_matches(policy, text)
-        if not wanted:
-            return None, texts
-        found.append((text, matches))
-    if not found:
+    wanted = _wanted_pii(policy)
+    if not wanted or not texts:
         return None, texts
-    return _act_on_pii(policy, found)
+    return _act_on_pii(policy, [(text, find_pii(text, wanted)) for text in texts])

@@ -90,6 +90,30 @@ class FilterResults:
             labels.append("error")
         return labels
 
+    def findings(self) -> list[tuple[str, str]]:
+        """(check, outcome) for each check that found something or failed (for metrics):
+        ``filtered``, ``annotated`` or ``redacted``; ``error`` when a classifier did not run."""
+
+        def outcome(filtered: bool) -> str:
+            return "filtered" if filtered else "annotated"
+
+        found = [
+            (name, outcome(check.filtered))
+            for name, check in self.categories.items()
+            if check.severity != "safe"
+        ]
+        found += [
+            (name, outcome(check.filtered))
+            for name, check in self.detections.items()
+            if check.detected
+        ]
+        found += [("custom_blocklists", outcome(b.filtered)) for b in self.blocklists]
+        if self.pii is not None and self.pii.detected:
+            found.append(("pii", "redacted" if self.pii.redacted else outcome(self.pii.filtered)))
+        if self.error is not None:
+            found.append(("classifier", "error"))
+        return found
+
 
 @dataclass(frozen=True, slots=True)
 class PromptFilterResults:
