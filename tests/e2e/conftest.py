@@ -1,4 +1,12 @@
-"""Start ``atrium serve`` as a real process with the real default model."""
+"""Start ``atrium serve`` as a real process with the real default model.
+
+The servers of these tests serve their deployments unfiltered unless a test asks for the
+default content policy (``filtered=True``): the default classifier is statistical, and a
+sampled answer of the small model that it flags now and then would make tests about other
+features fail by chance. ``test_content_filter_e2e.py`` runs the out-of-the-box filtered
+server with inputs whose outcome is not left to chance; the classifier's false-positive rate
+on real answers of the default model is measured by ``benchmarks/safety_eval.py``.
+"""
 
 from __future__ import annotations
 
@@ -61,11 +69,17 @@ def wait_ready(server: RunningServer) -> None:
 
 @contextmanager
 def running_server(
-    workdir: Path, extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None
+    workdir: Path,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    *,
+    filtered: bool = False,
 ) -> Iterator[RunningServer]:
-    """``atrium serve`` on a free port with its own data directory, stopped afterwards."""
+    """``atrium serve`` on a free port with its own data directory, stopped afterwards;
+    new deployments get the default content policy only when ``filtered``."""
     port = free_port()
     log_path = workdir / "server.log"
+    policy_env = {} if filtered else {"ATRIUM_DEFAULT_CONTENT_POLICY": "none"}
     data_dir = workdir / "data"
     command = [
         sys.executable, "-m", "atrium", "serve",
@@ -73,7 +87,10 @@ def running_server(
     ]  # fmt: skip
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, env={**clean_env(), **(env or {})}
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**clean_env(), **policy_env, **(env or {})},
         )
     running = RunningServer(f"http://127.0.0.1:{port}", process, log_path, data_dir)
     try:

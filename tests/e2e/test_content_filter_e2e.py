@@ -1,6 +1,7 @@
 """Content filtering end to end with the trained default classifier, through the SDKs.
 
-The quick-start deployment of the real server has the default policy. The streamed cut is
+The quick-start deployment of the real server has the default policy, as it has out of the
+box (the other e2e tests run their servers unfiltered, see ``conftest``). The streamed cut is
 shown on a server with the fake engine (it echoes the prompt, so the harmful text reliably
 reaches the completion side) and the same real classifier.
 """
@@ -25,13 +26,20 @@ ATTACK = (
 THREAT = "I am going to kill you and your whole family with a knife tonight, you will bleed."
 
 
+@pytest.fixture(scope="module")
+def filtered_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("atrium-filtered"), filtered=True) as running:
+        yield running
+
+
 def azure_client(server: RunningServer) -> openai.AzureOpenAI:
     return openai.AzureOpenAI(
         azure_endpoint=server.base_url, api_key=server.api_key, api_version="2024-10-21"
     )
 
 
-def test_a_prompt_attack_is_refused_with_azures_400(server: RunningServer) -> None:
+def test_a_prompt_attack_is_refused_with_azures_400(filtered_server: RunningServer) -> None:
+    server = filtered_server
     with pytest.raises(openai.BadRequestError) as caught:
         azure_client(server).chat.completions.create(
             model=DEFAULT_MODEL, messages=[{"role": "user", "content": ATTACK}], max_tokens=8
@@ -44,7 +52,10 @@ def test_a_prompt_attack_is_refused_with_azures_400(server: RunningServer) -> No
     assert inner["content_filter_result"]["jailbreak"] == {"filtered": True, "detected": True}
 
 
-def test_a_benign_request_is_annotated_safe_in_both_dialects(server: RunningServer) -> None:
+def test_a_benign_request_is_annotated_safe_in_both_dialects(
+    filtered_server: RunningServer,
+) -> None:
+    server = filtered_server
     messages = [{"role": "user", "content": "What is the capital of France?"}]
     openai_client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=server.api_key)
     answers = [
@@ -70,7 +81,7 @@ def test_a_benign_request_is_annotated_safe_in_both_dialects(server: RunningServ
 @pytest.fixture(scope="module")
 def echo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     workdir: Path = tmp_path_factory.mktemp("atrium-echo")
-    with running_server(workdir, ["--engine", "fake", "--model", "echo"]) as running:
+    with running_server(workdir, ["--engine", "fake", "--model", "echo"], filtered=True) as running:
         yield running
 
 
