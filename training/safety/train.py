@@ -42,7 +42,7 @@ from atrium.safety.linear import (
 )
 from atrium.safety.linear import build_featurizer as build_runtime_featurizer
 from atrium.safety.models.minilm import DIMENSION, SOURCE_DISTRIBUTION, MiniLMEncoder
-from training.safety import dataset, embeddings, thresholds
+from training.safety import dataset, embeddings, model_answers, thresholds
 from training.safety.corpora import HARMS, TRAINED_LABELS, Sample
 from training.safety.fragments import is_benign
 from training.safety.profanity import ProfanityExport, export
@@ -154,7 +154,7 @@ def wheel_provenance() -> dict[str, dict[str, str]]:
 
 
 def _eval_file_digest() -> dict[str, str]:
-    paths = (dataset.EVAL_AGENT_PROMPTS, dataset.EVAL_BENIGN_EDGY)
+    paths = (dataset.EVAL_AGENT_PROMPTS, dataset.EVAL_BENIGN_EDGY, model_answers.EVAL_ANSWERS)
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
@@ -165,6 +165,7 @@ PROFANITY_NEGATIVE_SOURCES = (
     "written:benign_edgy",
     "written:documents",
     "synthetic:agent_prompts",
+    "generated:",  # answers of the default model (model_answers.py)
 )
 
 
