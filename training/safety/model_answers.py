@@ -137,7 +137,10 @@ def generate(questions: list[str], seed: int, out: Path) -> None:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 seed=answer_seed,
+                stream=False,
             )
+            if not isinstance(result, dict):
+                raise TypeError("llama-cpp-python streamed an answer that was asked whole")
             text = result["choices"][0]["message"]["content"] or ""
             answer = Answer(question, text, answer_seed, temperature, max_tokens)
             handle.write(json.dumps(asdict(answer), ensure_ascii=False) + "\n")
