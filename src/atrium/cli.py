@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", help="TCP port (default 8000)")
     serve.add_argument("--model", help="catalog model id or path to a GGUF file")
     serve.add_argument("--served-model-name", help="model id clients use")
+    serve.add_argument(
+        "--chat-template", type=Path, help="Jinja chat template file replacing the model's own"
+    )
     serve.add_argument("--data-dir", type=Path, help="directory for Atrium's state")
     serve.add_argument("--engine", help="llamacpp (default) or fake")
     serve.add_argument("--context-size", help="KV cache tokens shared by all sequences")
@@ -77,6 +80,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from atrium.app import build_app
+    from atrium.engines.factory import configured_chat_template
     from atrium.logs import configure_logging
 
     if not settings.auth and settings.host not in LOOPBACK_HOSTS:
@@ -85,8 +89,9 @@ def serve(settings: Settings) -> int:
             f"({', '.join(sorted(LOOPBACK_HOSTS))}), not on --host {settings.host}"
         )
     configure_logging(settings.log_level, settings.log_format)
-    if settings.engine == "llamacpp":
-        resolve_model(settings.model, settings.served_model_name)  # fail fast, one line
+    if settings.engine == "llamacpp":  # fail fast, in one line
+        resolve_model(settings.model, settings.served_model_name)
+        configured_chat_template(settings)
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys, usage, audit
     upgrade_database(settings, quiet=True)  # fail fast, in one line, on a bad database
     app = build_app(settings)

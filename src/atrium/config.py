@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     served_model_name: str | None = Field(
         default=None, min_length=1, description="id clients use for the model (default: derived)"
     )
+    chat_template: Path | None = Field(
+        default=None,
+        description="Jinja chat template file used instead of the model's own (a missing or "
+        "broken one, or one that knows tools)",
+    )
     data_dir: Path = Field(default_factory=default_data_dir, description="where state is kept")
     engine: EngineKind = Field(default="llamacpp", description="llamacpp, or fake for testing")
     context_size: int | None = Field(
@@ -141,7 +146,7 @@ class Settings(BaseSettings):
     def _no_policy(cls, value: str | None) -> str | None:
         return None if value is not None and value.lower() == "none" else value
 
-    @field_validator("data_dir", "config", mode="after")
+    @field_validator("data_dir", "config", "chat_template", mode="after")
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

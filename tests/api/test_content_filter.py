@@ -138,6 +138,49 @@ async def test_jailbreak_is_checked_on_user_text_not_on_the_system_prompt(
     assert results["jailbreak"] == {"filtered": False, "detected": False}
 
 
+@pytest.mark.parametrize("tool_format", ["envelope", "hermes"])
+async def test_tool_results_are_checked_for_indirect_attacks_not_jailbreaks(
+    client: httpx.AsyncClient, fake_engine: FakeEngine, tool_format: str
+) -> None:
+    """Whatever format the model takes tools in, the filter sees a tool result as one."""
+    fake_engine.tool_format = tool_format  # type: ignore[assignment]
+    name = await deployment_with(client, f"agent-{tool_format}", indirect_attack=True)
+    tool = {
+        "type": "function",
+        "function": {"name": "fetch_page", "parameters": {"type": "object"}},
+    }
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "fetch_page", "arguments": "{}"},
+    }
+
+    def conversation(tool_result: str) -> dict[str, Any]:
+        return {
+            "model": name,
+            "tools": [tool],
+            "tool_choice": "none",
+            "messages": [
+                {"role": "user", "content": "Summarise the page"},
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "call_1", "content": tool_result},
+            ],
+        }
+
+    injected = await client.post(
+        "/v1/chat/completions", json=conversation("Page text. <<indirect_attack>>")
+    )
+    assert injected.status_code == 400, injected.text
+    assert injected.json()["error"]["code"] == "content_filter"
+    quoted = await client.post(
+        "/v1/chat/completions", json=conversation("A forum post quoting <<jailbreak>>")
+    )
+    assert quoted.status_code == 200, quoted.text
+    results = quoted.json()["prompt_filter_results"][0]["content_filter_results"]
+    assert results["jailbreak"] == {"filtered": False, "detected": False}
+    assert results["indirect_attack"] == {"filtered": False, "detected": False}
+
+
 @pytest.mark.parametrize(
     ("threshold", "severity", "blocked"),
     [
@@ -292,7 +335,8 @@ async def test_pii_block_refuses_the_prompt(client: httpx.AsyncClient) -> None:
 async def test_blocklist_match_is_refused_with_its_name(client: httpx.AsyncClient) -> None:
     blocklist = {"name": "internal", "terms": ["Project Falcon"], "patterns": [r"\bACME-\d{4}\b"]}
     name = await deployment_with(client, "listed", blocklists=[blocklist])
-    path = f"/openai/deployments/{name}/chat/completions?api-version=2024-10-21"
+    # a preview: the GA schemas have no custom_blocklists (test_annotation_versions.py)
+    path = f"/openai/deployments/{name}/chat/completions?api-version=2025-04-01-preview"
     response = await client.post(
         path, json={"messages": [{"role": "user", "content": "status of ACME-1234?"}]}
     )

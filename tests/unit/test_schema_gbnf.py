@@ -9,7 +9,6 @@ import json
 import random
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
@@ -228,26 +227,7 @@ class Grammar:
         return "".join(out)
 
 
-# -- llama.cpp compile check -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def vocab() -> Iterator[Any]:
-    llama_cpp = pytest.importorskip("llama_cpp")
-    from atrium.errors import ConfigurationError
-    from atrium.models.registry import CATALOG, DEFAULT_MODEL
-
-    try:
-        path = CATALOG[DEFAULT_MODEL].locate()
-    except ConfigurationError as exc:
-        pytest.skip(str(exc))
-    llama_cpp.llama_backend_init()
-    params = llama_cpp.llama_model_default_params()
-    params.vocab_only = True
-    model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
-    assert model
-    yield llama_cpp.llama_model_get_vocab(model)
-    llama_cpp.llama_model_free(model)
+# -- llama.cpp compile check (the ``vocab`` fixture: tests/unit/conftest.py) ----------------
 
 
 def compiles(vocab: Any, grammar: str) -> bool:

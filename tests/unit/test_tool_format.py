@@ -8,11 +8,11 @@ import jsonschema
 import pytest
 
 from atrium.structured import schema_to_gbnf
+from atrium.structured.schema_gbnf import relocate_refs
 from atrium.structured.tools import (
     FunctionSpec,
     envelope_schema,
     parse_turn,
-    relocate_refs,
     tool_calls_text,
 )
 

@@ -19,6 +19,7 @@ from atrium.api.azure.errors import (
     azure_error_response,
     service_body,
 )
+from atrium.api.azure.versions import annotation_style
 from atrium.api.openai.errors import (
     INTERNAL_ERROR,
     INTERNAL_ERROR_MESSAGE,
@@ -39,7 +40,8 @@ def speaks_azure(request: Request) -> bool:
 
 def error_response(request: Request, exc: AtriumError) -> JSONResponse:
     if speaks_azure(request):
-        return azure_error_response(exc)
+        style = annotation_style(request.query_params.get("api-version"))
+        return azure_error_response(exc, style)
     return openai_error_response(exc)
 
 

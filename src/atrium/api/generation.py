@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from atrium.api.annotations import LATEST_STYLE, AnnotationStyle
 from atrium.api.openai.render import (
     ChunkRenderer,
     ResponseKind,
@@ -31,21 +32,35 @@ async def generate(
     kind: ResponseKind,
     body: SamplingFields,
     canonical: GenerationRequest,
+    *,
+    annotations: AnnotationStyle = LATEST_STYLE,
 ) -> Response:
+    """Run ``canonical`` and answer in OpenAI's shapes, with the content-filter annotations
+    spelled as ``annotations`` says (Azure's older API versions differ)."""
     include_usage = body.include_usage()
     service = app_state(request).completions
     log = request_log(request)
     target = await service.resolve(canonical.model, principal)
     log.deployment, log.model = target.deployment, target.model
     screen = service.screen_for(target, log.record_filter_results)
+    # The model's tool format decides the grammar and how tools reach it (applied after the
+    # content filter has seen the messages as sent); JSON outputs and tool calls are read from
+    # the text after the content filter, here.
+    plan = (
+        body.output_plan(target.tool_format)
+        if isinstance(body, ChatCompletionRequest)
+        else TEXT_PLAN
+    )
     meta = ResponseMeta.new(kind, target.model, canonical.sampling)
-    # JSON outputs and tool calls are read from the text after the content filter, here.
-    plan = body.output_plan() if isinstance(body, ChatCompletionRequest) else TEXT_PLAN
     if body.stream:
-        stream = await unless_disconnected(request, service.open(canonical, target, screen))
-        renderer = ChunkRenderer(kind, meta, include_usage, stream.prompt_results, plan)
+        opened = service.open(canonical, target, screen, prepare=plan.apply)
+        stream = await unless_disconnected(request, opened)
+        renderer = ChunkRenderer(
+            kind, meta, include_usage, stream.prompt_results, plan, annotations
+        )
         return EventStreamResponse(stream_events(renderer, stream, log), headers=SSE_HEADERS)
-    result = await unless_disconnected(request, service.complete(canonical, target, screen))
+    completed = service.complete(canonical, target, screen, prepare=plan.apply)
+    result = await unless_disconnected(request, completed)
     record_usage(log, result.usage, tuple(choice.finish_reason for choice in result.choices))
     rendered = (
         render_chat_completion(meta, result, plan)
@@ -53,4 +68,4 @@ async def generate(
         else render_text_completion(meta, result)
     )
     log.finish_reason = ",".join(choice.finish_reason or "" for choice in rendered.choices)
-    return JSONResponse(with_annotations(rendered.model_dump(), result))
+    return JSONResponse(with_annotations(rendered.model_dump(), result, annotations))

@@ -17,21 +17,70 @@ consuming it being cancelled) aborts the generation and frees its resources at o
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length"]
+ToolFormat = Literal["envelope", "hermes"]
+"""How a model takes tools, earlier tool calls and tool results, and writes its calls:
+
+* ``envelope``: it does not know tools. The gateway writes them into the system prompt, earlier
+  calls and results as plain JSON text, and the model answers with a JSON envelope
+  (``atrium.structured.tools``). The engine sees plain ``system``/``user``/``assistant`` text.
+* ``hermes``: its chat template renders ``tools``, assistant ``tool_calls`` and ``tool``
+  messages itself, and the model writes ``<tool_call>{"name": ..., "arguments": ...}</tool_call>``
+  blocks (Hermes 2 Pro / 3, Qwen 2.5 / 3; ``atrium.structured.hermes``). The engine gets the
+  messages with their structure and the tool definitions (``GenerationRequest.tools``).
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageToolCall:
+    """A call an earlier assistant message made (``id`` is None for a legacy function call)."""
+
+    id: str | None
+    name: str
+    arguments: str  # JSON text, as the client sent it
+
+    def decoded_arguments(self) -> Any:
+        """The arguments as JSON values (a dict for a well-formed call), or the text itself
+        when it is not JSON."""
+        try:
+            return json.loads(self.arguments)
+        except ValueError:
+            return self.arguments
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One message of a conversation, already reduced to plain text."""
+    """One message of a conversation.
+
+    Plain text for ``system``/``user``/``assistant``. With a model of the ``hermes`` tool
+    format, an assistant message may carry ``tool_calls``, and a ``tool`` message is the
+    result of the call ``tool_call_id`` (None for a legacy function result) of the function
+    ``name``. Engines of ``envelope`` models never see either.
+    """
 
     role: Role
     content: str
     name: str | None = None
+    tool_calls: tuple[MessageToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDefinition:
+    """A function the model may call: its name, description and the JSON Schema of its
+    arguments (an object schema)."""
+
+    name: str
+    description: str | None = None
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +115,18 @@ class SamplingParams:
 
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
-    """A canonical generation request: either a chat (``messages``) or a raw ``prompt``."""
+    """A canonical generation request: either a chat (``messages``) or a raw ``prompt``.
+
+    ``tools`` are the functions a chat template of the ``hermes`` tool format lists (empty
+    otherwise: the gateway has written them into the messages, or none may be called).
+    """
 
     request_id: str
     model: str
     sampling: SamplingParams
     messages: tuple[ChatMessage, ...] | None = None
     prompt: str | None = None
+    tools: tuple[ToolDefinition, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -132,13 +186,14 @@ GenerationEvent = PromptProcessed | TokenDelta | GenerationFinished
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """A model an engine serves, as listed by ``GET /v1/models``."""
+    """A model an engine serves, as listed by ``GET /v1/models``, and how it takes tools."""
 
     id: str
     context_size: int
     owned_by: str = "atrium"
     created: int = 0
     metadata: dict[str, str] = field(default_factory=dict)
+    tool_format: ToolFormat = "envelope"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from atrium.config import Settings
 from atrium.engines.base import Engine
+from atrium.errors import ConfigurationError
 from atrium.models.registry import resolve_model
+
+
+def read_chat_template(path: Path) -> str:
+    """The text of the ``chat_template`` setting's file (a one-line error when unreadable)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read the chat template file {path}: {exc}") from exc
+
+
+def configured_chat_template(settings: Settings) -> str | None:
+    """The template the ``chat_template`` setting names (None: the model's own); a
+    ``ConfigurationError`` when its file cannot be read or does not compile."""
+    if settings.chat_template is None:
+        return None
+    from atrium.engines.llamacpp.template import check_template_source
+
+    source = read_chat_template(settings.chat_template)
+    check_template_source(source)
+    return source
 
 
 def create_engine(settings: Settings) -> Engine:
@@ -16,6 +39,7 @@ def create_engine(settings: Settings) -> Engine:
     from atrium.engines.llamacpp import LlamaCppEngine
 
     source = resolve_model(settings.model, settings.served_model_name)
+    chat_template = configured_chat_template(settings)
     return LlamaCppEngine(
         source,
         context_size=settings.context_size,
@@ -27,4 +51,5 @@ def create_engine(settings: Settings) -> Engine:
         max_sequence_tokens=settings.max_sequence_tokens,
         prefix_cache=settings.prefix_cache,
         kv_streams=settings.kv_streams,
+        chat_template=chat_template,
     )

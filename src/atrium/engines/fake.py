@@ -5,11 +5,14 @@ derived from the request (or a scripted one; choice ``i > 0`` of ``n`` appends `
 and can be told to be slow, to fail after a number of tokens, to be full (``max_active``)
 or not ready. It reports deterministic logprobs and mimics a prefix cache. It records
 what it was asked and what was aborted so that tests can assert on the engine's side.
+``tool_format`` is the tool format its models declare (``hermes``: as if their chat template
+knew tools; its prompt then shows the tools and tool calls as JSON lines).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import zlib
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -26,6 +29,7 @@ from atrium.engines.base import (
     PromptProcessed,
     TokenDelta,
     TokenLogprob,
+    ToolFormat,
     TopLogprob,
 )
 from atrium.errors import (
@@ -61,7 +65,11 @@ def render_fake_prompt(request: GenerationRequest) -> str:
     if request.prompt is not None:
         return request.prompt
     assert request.messages is not None
-    lines = [f"{message.role}: {message.content}" for message in request.messages]
+    lines = [f"tools: {json.dumps([tool.name for tool in request.tools])}"] if request.tools else []
+    for message in request.messages:
+        calls = [{"name": call.name, "arguments": call.arguments} for call in message.tool_calls]
+        suffix = f" {json.dumps(calls)}" if calls else ""
+        lines.append(f"{message.role}: {message.content}{suffix}")
     return "\n".join([*lines, "assistant:"])
 
 
@@ -101,6 +109,7 @@ class FakeEngine(Engine):
     active: set[str] = field(default_factory=set)
     max_active: int | None = None
     seen_prompts: list[list[str]] = field(default_factory=list)
+    tool_format: ToolFormat = "envelope"
 
     async def start(self) -> None:
         self.ready = True
@@ -110,7 +119,8 @@ class FakeEngine(Engine):
 
     def models(self) -> Sequence[ModelInfo]:
         return [
-            ModelInfo(id=model_id, context_size=self.context_size) for model_id in self.model_ids
+            ModelInfo(id=model_id, context_size=self.context_size, tool_format=self.tool_format)
+            for model_id in self.model_ids
         ]
 
     def health(self) -> EngineHealth:

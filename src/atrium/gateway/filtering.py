@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 
-from atrium.engines.base import ChatMessage, GenerationRequest, TokenLogprob
+from atrium.engines.base import GenerationRequest, TokenLogprob
 from atrium.errors import PromptFilteredError
 from atrium.gateway.items import ChoiceFinished, StreamItem, TextPiece
 from atrium.safety.pipeline import ContentFilter, Screening, Segment, Source, WindowScreening
@@ -57,7 +57,7 @@ def with_texts(request: GenerationRequest, texts: tuple[str, ...]) -> Generation
     """``request`` with its prompt texts replaced (after redaction)."""
     if request.messages is not None:
         messages = tuple(
-            message if message.content == text else ChatMessage(message.role, text, message.name)
+            message if message.content == text else replace(message, content=text)
             for message, text in zip(request.messages, texts, strict=True)
         )
         return replace(request, messages=messages)

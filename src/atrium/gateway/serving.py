@@ -20,6 +20,7 @@ from atrium.engines.base import (
     PromptProcessed,
     TokenDelta,
     TokenLogprob,
+    ToolFormat,
 )
 from atrium.errors import EngineError, EngineUnavailableError
 from atrium.gateway.deployments import DeploymentService
@@ -186,16 +187,18 @@ class GenerationStream:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where a request goes: the deployment it named, its engine and model id there, and
-    the content policy of the deployment (None: no filtering)."""
+    """Where a request goes: the deployment it named, its engine and model id there, the
+    content policy of the deployment (None: no filtering), and how the model takes tools."""
 
     deployment: str
     engine: Engine
     model: str
     policy: ContentPolicySettings | None = None
+    tool_format: ToolFormat = "envelope"
 
 
 PolicyLookup = Callable[[str], Awaitable[ContentPolicySettings]]
+RequestPreparation = Callable[[GenerationRequest], GenerationRequest]
 
 
 class CompletionService:
@@ -215,7 +218,8 @@ class CompletionService:
     async def resolve(self, deployment: str, principal: Principal) -> Target:
         row = await self._deployments.resolve(deployment, principal)
         engine = self._deployments.engine(row.engine)
-        if not any(info.id == row.model for info in engine.models()):
+        info = next((info for info in engine.models() if info.id == row.model), None)
+        if info is None:
             raise EngineUnavailableError(
                 f"deployment '{row.name}' points at model '{row.model}', which its engine "
                 "does not serve now"
@@ -223,7 +227,7 @@ class CompletionService:
         policy = None
         if row.content_policy is not None and self._policy_lookup is not None:
             policy = await self._policy_lookup(row.content_policy)
-        return Target(row.name, engine, row.model, policy)
+        return Target(row.name, engine, row.model, policy, info.tool_format)
 
     def screen_for(
         self, target: Target, on_outcome: OutcomeHook | None = None
@@ -239,14 +243,19 @@ class CompletionService:
         screen: ContentScreen | None = None,
         *,
         windowed: bool = True,
+        prepare: RequestPreparation | None = None,
     ) -> GenerationStream:
         """Admit ``request`` on ``target``: errors about the request itself (a filtered
         prompt included) are raised here, before any response has started, so every dialect
-        answers them with a status."""
+        answers them with a status. The content filter sees the request as the client sent
+        it (tool results as tool messages); ``prepare`` then shapes it for the engine (the
+        tool format of an output plan)."""
         prompt_results: tuple[PromptFilterResults, ...] = ()
         if screen is not None:
             screened = await screen.screen_prompt(request)
             request, prompt_results = screened.request, screened.results
+        if prepare is not None:
+            request = prepare(request)
         engine = target.engine
         health = engine.health()
         if not health.ready:
@@ -275,9 +284,11 @@ class CompletionService:
         request: GenerationRequest,
         target: Target,
         screen: ContentScreen | None = None,
+        *,
+        prepare: RequestPreparation | None = None,
     ) -> CompletedGeneration:
         """The whole answer; with a policy, each choice's final text is checked once."""
-        stream = await self.open(request, target, screen, windowed=False)
+        stream = await self.open(request, target, screen, windowed=False, prepare=prepare)
         texts: list[list[str]] = [[] for _ in range(request.sampling.n)]
         logprobs: list[list[TokenLogprob]] = [[] for _ in range(request.sampling.n)]
         async with aclosing(stream.items()) as items:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer
 
-from atrium.engines.base import ChatMessage, GenerationRequest, Role, SamplingParams
+from atrium.engines.base import ChatMessage, GenerationRequest, Role, SamplingParams, ToolFormat
 from atrium.errors import InvalidRequestError, UnsupportedParameterError
 from atrium.protocol.common import MAX_TOP_LOGPROBS, SamplingFields, check_max_tokens
 from atrium.protocol.tools import (
@@ -18,11 +17,10 @@ from atrium.protocol.tools import (
     ToolCallParam,
     ToolChoice,
     ToolParam,
-    output_plan,
-    parsed_call,
+    message_call,
+    output_request,
 )
-from atrium.structured.plan import OutputPlan
-from atrium.structured.tools import tool_calls_text, tool_response_text
+from atrium.structured.plan import OutputPlan, OutputRequest
 
 # Parameters of OpenAI's chat API that Atrium does not implement yet, with the values that
 # request nothing (and therefore pass).
@@ -68,9 +66,9 @@ class ChatMessageParam(BaseModel):
     audio: dict[str, Any] | None = None
 
     def to_canonical(self, index: int, call_names: dict[str, str]) -> ChatMessage:
-        """This message as plain text; tool calls and results in the fallback format
-        (``atrium.structured.tools``). ``call_names`` maps the ids of earlier tool calls to
-        their function names (this message's calls are added to it)."""
+        """This message with its text, and its tool calls or the call it answers (a tool
+        result names its function). ``call_names`` maps the ids of earlier tool calls to their
+        function names (this message's calls are added to it)."""
         where = f"messages[{index}]"
         if self.audio:
             raise UnsupportedParameterError(
@@ -84,8 +82,7 @@ class ChatMessageParam(BaseModel):
                 raise InvalidRequestError(
                     f"Missing required parameter: '{where}.name'.", param=f"{where}.name"
                 )
-            text = tool_response_text(None, self.name, self._text(where))
-            return ChatMessage(role="user", content=text)
+            return ChatMessage(role="tool", content=self._text(where), name=self.name)
         if self.role != "assistant" and (self.tool_calls or self.function_call):
             field_name = "tool_calls" if self.tool_calls else "function_call"
             raise InvalidRequestError(
@@ -95,12 +92,13 @@ class ChatMessageParam(BaseModel):
         if self.tool_calls:
             for call in self.tool_calls:
                 call_names[call.id] = call.function.name
-            calls = [parsed_call(call.function) for call in self.tool_calls]
-            return ChatMessage(role="assistant", content=tool_calls_text(calls), name=self.name)
-        if self.function_call is not None:
-            text = tool_calls_text([parsed_call(self.function_call)])
-            return ChatMessage(role="assistant", content=text, name=self.name)
-        return ChatMessage(role=ROLE_ALIASES[self.role], content=self._text(where), name=self.name)
+            calls = tuple(message_call(call.function, call.id) for call in self.tool_calls)
+        elif self.function_call is not None:
+            calls = (message_call(self.function_call, None),)
+        else:
+            calls = ()
+        role = ROLE_ALIASES[self.role]
+        return ChatMessage(role=role, content=self._text(where), name=self.name, tool_calls=calls)
 
     def _tool_result(self, where: str, call_names: dict[str, str]) -> ChatMessage:
         if self.tool_call_id is None:
@@ -115,8 +113,9 @@ class ChatMessageParam(BaseModel):
                 "answer a tool call of an earlier assistant message.",
                 param=f"{where}.tool_call_id",
             )
-        text = tool_response_text(self.tool_call_id, name, self._text(where))
-        return ChatMessage(role="user", content=text)
+        return ChatMessage(
+            role="tool", content=self._text(where), name=name, tool_call_id=self.tool_call_id
+        )
 
     def _text(self, where: str) -> str:
         if self.content is None:
@@ -152,12 +151,13 @@ class ChatCompletionRequest(SamplingFields):
     parallel_tool_calls: bool | None = None
     functions: list[FunctionDefinition] | None = None
     function_call: FunctionCallChoice | None = None
-    _plan: OutputPlan | None = PrivateAttr(default=None)
+    _output: OutputRequest | None = PrivateAttr(default=None)
+    _plans: dict[ToolFormat, OutputPlan] = PrivateAttr(default_factory=dict)
 
-    def output_plan(self) -> OutputPlan:
-        """The grammar, prompt section and output reading this request asks for."""
-        if self._plan is None:
-            self._plan = output_plan(
+    def output_request(self) -> OutputRequest:
+        """What this request asks of the output (checked: a bad one is a 400)."""
+        if self._output is None:
+            self._output = output_request(
                 response_format=self.response_format,
                 tools=self.tools,
                 tool_choice=self.tool_choice,
@@ -165,24 +165,30 @@ class ChatCompletionRequest(SamplingFields):
                 functions=self.functions,
                 function_call=self.function_call,
             )
-        return self._plan
+        return self._output
+
+    def output_plan(self, tool_format: ToolFormat) -> OutputPlan:
+        """The grammar, the tool rendering and the output reading for a model of
+        ``tool_format``."""
+        plan = self._plans.get(tool_format)
+        if plan is None:
+            plan = self._plans[tool_format] = self.output_request().plan(tool_format)
+        return plan
 
     def to_canonical(self, request_id: str) -> GenerationRequest:
+        """The request with its messages in their structure, every argument checked; the
+        plan of the model's tool format (``output_plan(...).apply``) makes it what the
+        engine gets."""
         self.check_parameters(CHAT_NEUTRAL_VALUES)
         max_tokens = check_max_tokens(self.max_completion_tokens, "max_completion_tokens")
         if max_tokens is None:
             max_tokens = check_max_tokens(self.max_tokens, "max_tokens")
-        plan = self.output_plan()
+        self.output_request()
         call_names: dict[str, str] = {}
         messages = tuple(
             message.to_canonical(index, call_names) for index, message in enumerate(self.messages)
         )
-        if plan.prompt_section is not None:
-            messages = with_system_section(messages, plan.prompt_section)
         sampling = sampling_params(self, max_tokens, *self._logprobs())
-        if plan.grammar is not None:
-            # Stop sequences could cut a constrained output short: not applied (documented).
-            sampling = replace(sampling, grammar=plan.grammar, stop=())
         return GenerationRequest(
             request_id=request_id, model=self.model, messages=messages, sampling=sampling
         )
@@ -194,15 +200,6 @@ class ChatCompletionRequest(SamplingFields):
                 param="top_logprobs",
             )
         return bool(self.logprobs), self.top_logprobs or 0
-
-
-def with_system_section(messages: tuple[ChatMessage, ...], section: str) -> tuple[ChatMessage, ...]:
-    """``section`` appended to the first system message, or a system message put first."""
-    for index, message in enumerate(messages):
-        if message.role == "system":
-            merged = replace(message, content=f"{message.content}\n\n{section}")
-            return (*messages[:index], merged, *messages[index + 1 :])
-    return (ChatMessage(role="system", content=section), *messages)
 
 
 def sampling_params(

@@ -2,29 +2,24 @@
 
 ``response_format``, ``tools`` / ``tool_choice`` / ``parallel_tool_calls`` and the legacy
 ``functions`` / ``function_call`` are checked here (every problem is a 400 naming its
-``param``) and turned into an :class:`~atrium.structured.plan.OutputPlan`: the grammar the
-engine enforces and the tools section of the prompt (format: ``atrium.structured.tools``).
+``param``) and turned into an :class:`~atrium.structured.plan.OutputRequest`, which becomes
+the plan for the model's tool format once the deployment is known (formats:
+``atrium.structured.tools`` and ``atrium.structured.hermes``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from atrium.engines.base import MessageToolCall
 from atrium.errors import InvalidRequestError
 from atrium.structured import JSON_OBJECT_GBNF, UnsupportedSchemaError, schema_to_gbnf
-from atrium.structured.plan import TEXT_PLAN, OutputPlan
-from atrium.structured.tools import (
-    EMPTY_PARAMETERS,
-    FunctionSpec,
-    ParsedCall,
-    envelope_schema,
-    tools_section,
-)
+from atrium.structured.plan import TEXT_PLAN, OutputPlan, OutputRequest, ToolUse
+from atrium.structured.tools import EMPTY_PARAMETERS, FunctionSpec
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
 MAX_TOOLS = 128
@@ -97,13 +92,9 @@ class ToolCallParam(BaseModel):
     function: FunctionCallParam
 
 
-def parsed_call(call: FunctionCallParam) -> ParsedCall:
-    """An earlier call as the envelope shows it (arguments decoded when they are JSON)."""
-    try:
-        arguments = json.loads(call.arguments)
-    except ValueError:
-        arguments = call.arguments
-    return ParsedCall(call.name, arguments)
+def message_call(call: FunctionCallParam, call_id: str | None) -> MessageToolCall:
+    """An earlier call as the canonical message carries it."""
+    return MessageToolCall(call_id, call.name, call.arguments)
 
 
 def checked_grammar(schema: Mapping[str, Any], param: str) -> str:
@@ -165,7 +156,7 @@ def function_specs(
     return tuple(specs)
 
 
-def output_plan(
+def output_request(
     *,
     response_format: ResponseFormat | None,
     tools: list[ToolParam] | None,
@@ -173,7 +164,7 @@ def output_plan(
     parallel_tool_calls: bool | None,
     functions: list[FunctionDefinition] | None,
     function_call: FunctionCallChoice | None,
-) -> OutputPlan:
+) -> OutputRequest:
     base = format_plan(response_format)
     if tools is not None and functions is not None:
         raise InvalidRequestError(
@@ -184,15 +175,10 @@ def output_plan(
         specs = function_specs(functions, "functions", "functions[{index}]")
         choice = function_call or "auto"
         named = choice.name if isinstance(choice, FunctionName) else None
-        return tools_plan(
-            base,
-            specs,
-            choice,
-            named=named,
-            choice_param="function_call",
-            parallel=False,
-            legacy=True,
+        use = tool_use(
+            specs, choice, named=named, choice_param="function_call", parallel=False, legacy=True
         )
+        return OutputRequest(base, use)
     if function_call is not None and function_call != "none":
         raise InvalidRequestError(
             "Invalid value for 'function_call': 'functions' must be given to use it.",
@@ -205,20 +191,13 @@ def output_plan(
                 "are specified.",
                 param="tool_choice",
             )
-        return base
+        return OutputRequest(base)
     specs = function_specs(tools_functions(tools), "tools", "tools[{index}].function")
     tool_choice = tool_choice or "auto"
     named = tool_choice.function.name if isinstance(tool_choice, NamedToolChoice) else None
     parallel = True if parallel_tool_calls is None else parallel_tool_calls
-    return tools_plan(
-        base,
-        specs,
-        tool_choice,
-        named=named,
-        choice_param="tool_choice",
-        parallel=parallel,
-        legacy=False,
-    )
+    use = tool_use(specs, tool_choice, named=named, choice_param="tool_choice", parallel=parallel)
+    return OutputRequest(base, use)
 
 
 def tools_functions(tools: list[ToolParam]) -> list[FunctionDefinition]:
@@ -248,39 +227,23 @@ def format_plan(response_format: ResponseFormat | None) -> OutputPlan:
     return OutputPlan("json_schema", grammar, spec.schema_)
 
 
-def tools_plan(
-    base: OutputPlan,
+def tool_use(
     specs: tuple[FunctionSpec, ...],
     choice: object,
     *,
     named: str | None,
     choice_param: str,
     parallel: bool,
-    legacy: bool,
-) -> OutputPlan:
+    legacy: bool = False,
+) -> ToolUse | None:
+    """What the model may do with ``specs`` (None: nothing, ``tool_choice: "none"``)."""
     if choice == "none":
-        return base
-    callable_specs = specs
-    if named is not None:
-        callable_specs = tuple(spec for spec in specs if spec.name == named)
-        if not callable_specs:
-            raise InvalidRequestError(
-                f"Invalid value for '{choice_param}': no function named '{named}' was declared.",
-                param=choice_param,
-            )
-    allow_response = choice == "auto"
-    schema = envelope_schema(
-        callable_specs,
-        parallel=parallel and named is None,  # a named function: one call, as the prompt says
-        allow_response=allow_response,
-        response_schema=base.response_schema if base.mode != "text" else None,
-    )
-    section = tools_section(specs, forced=named, required=choice == "required", parallel=parallel)
-    return OutputPlan(
-        "tools",
-        schema_to_gbnf(schema),
-        base.response_schema if allow_response else None,
-        specs,
-        section,
-        legacy,
+        return None
+    if named is not None and not any(spec.name == named for spec in specs):
+        raise InvalidRequestError(
+            f"Invalid value for '{choice_param}': no function named '{named}' was declared.",
+            param=choice_param,
+        )
+    return ToolUse(
+        specs, forced=named, required=choice == "required", parallel=parallel, legacy=legacy
     )

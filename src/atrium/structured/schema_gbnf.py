@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, NoReturn
 
 from atrium.structured.json_grammar import (
@@ -71,6 +71,7 @@ ANNOTATIONS: Final = frozenset(
     }
 )
 _STRUCTURAL: Final = frozenset({"$defs", "definitions"})
+_NO_REWRITE: Final = frozenset({"const", "enum", "default", "examples"})
 
 MAX_ITEMS: Final = 100
 """Largest ``minItems``/``maxItems``/``prefixItems`` count expanded into the grammar."""
@@ -109,6 +110,40 @@ def schema_to_gbnf(schema: Mapping[str, Any]) -> str:
     if not isinstance(schema, Mapping):
         raise UnsupportedSchemaError("schema", "", "the schema must be a JSON object")
     return _Converter(schema).convert()
+
+
+def schemas_to_gbnf(
+    schemas: Mapping[str, Mapping[str, Any]], root: Callable[[Mapping[str, str]], str]
+) -> str:
+    """One grammar for JSON documents embedded in other text: each schema of ``schemas``
+    becomes a rule admitting its documents (ending with the optional whitespace every value
+    rule ends with), and ``root`` gets ``{key: rule name}`` and returns the body of the
+    ``root`` rule, which may use those rules. Keys are letters, digits and ``-``; local
+    ``$ref`` pointers of each schema are resolved within that schema."""
+    document = {key: relocate_refs(schema, f"#/$defs/{key}") for key, schema in schemas.items()}
+    converter = _Converter({"$defs": document})
+    names = {key: converter.visit({"$ref": f"#/$defs/{key}"}, "") for key in schemas}
+    return converter.convert_with(root(names))
+
+
+def relocate_refs(schema: Any, prefix: str) -> Any:
+    """``schema`` with its local ``$ref`` pointers moved under ``prefix`` (``#/$defs/f0``), so
+    it can be embedded in a bigger schema at that pointer."""
+    if isinstance(schema, Mapping):
+        moved: dict[str, Any] = {}
+        for key, value in schema.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith("#"):
+                moved[key] = prefix + value[1:]
+            elif key in _NO_REWRITE:
+                moved[key] = value
+            elif key == "properties" and isinstance(value, Mapping):
+                moved[key] = {name: relocate_refs(sub, prefix) for name, sub in value.items()}
+            else:
+                moved[key] = relocate_refs(value, prefix)
+        return moved
+    if isinstance(schema, list):
+        return [relocate_refs(item, prefix) for item in schema]
+    return schema
 
 
 def _join(*parts: str) -> str:
@@ -283,7 +318,11 @@ class _Converter:
         self.head: set[str] = set()  # refs reachable without consuming input (left recursion)
 
     def convert(self) -> str:
-        self.rules["root"] = self.visit(self.root, "")
+        return self.convert_with(self.visit(self.root, ""))
+
+    def convert_with(self, root: str) -> str:
+        """The grammar with ``root`` as the body of the root rule."""
+        self.rules["root"] = root
         for name in closure(self.primitives):
             self.rules[name] = PRIMITIVES[name]
         return grammar_text(self.rules)

@@ -1,8 +1,10 @@
 """Tool calling and structured outputs as plain text plus a grammar (the fallback format).
 
-Engines only see plain ``system``/``user``/``assistant`` messages and a GBNF grammar; the gateway
-owns the format. The format follows llama.cpp's generic tool handler and minja's polyfills, for
-chat templates that know no tools (SmolLM2's does not):
+Used for models whose chat template knows no tools (``ToolFormat`` ``"envelope"``; SmolLM2's
+and Gemma 3's do not). Engines then only see plain ``system``/``user``/``assistant`` messages
+and a GBNF grammar; the gateway owns the format. The format follows llama.cpp's generic tool
+handler and minja's polyfills. (Templates that know tools get them natively instead:
+``atrium.structured.hermes``.)
 
 * **Tools in the prompt.** A section is appended to the first system message (or a system
   message is added in front)::
@@ -38,29 +40,18 @@ import json
 import secrets
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, Final
+
+from atrium.engines.base import ChatMessage, ToolDefinition
+from atrium.structured.schema_gbnf import relocate_refs
 
 TOOLS_HEADING: Final = "# Tools"
 CALL_ID_ALPHABET: Final = string.ascii_letters + string.digits
 EMPTY_PARAMETERS: Final[Mapping[str, Any]] = {"type": "object", "properties": {}}
-_NO_REWRITE: Final = frozenset({"const", "enum", "default", "examples"})
 
-
-@dataclass(frozen=True, slots=True)
-class FunctionSpec:
-    """A callable function as the request declared it (a tool, or a legacy function)."""
-
-    name: str
-    description: str | None = None
-    parameters: Mapping[str, Any] = field(default_factory=lambda: dict(EMPTY_PARAMETERS))
-
-    def prompt_entry(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"name": self.name}
-        if self.description:
-            entry["description"] = self.description
-        entry["parameters"] = self.parameters
-        return entry
+FunctionSpec = ToolDefinition
+"""A callable function as the request declared it (a tool, or a legacy function)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +72,19 @@ def dump_json(value: Any) -> str:
 # -- prompt -----------------------------------------------------------------------------------
 
 
+def prompt_entry(function: FunctionSpec) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": function.name}
+    if function.description:
+        entry["description"] = function.description
+    entry["parameters"] = function.parameters
+    return entry
+
+
 def tools_section(
     functions: Sequence[FunctionSpec], *, forced: str | None, required: bool, parallel: bool
 ) -> str:
     """The system-prompt section that lists ``functions`` and the reply format."""
-    listing = json.dumps([f.prompt_entry() for f in functions], ensure_ascii=False, indent=2)
+    listing = json.dumps([prompt_entry(f) for f in functions], ensure_ascii=False, indent=2)
     example_name = forced or functions[0].name
     lines = [
         TOOLS_HEADING,
@@ -131,38 +130,43 @@ def tool_response_text(call_id: str | None, name: str | None, content: str) -> s
     return dump_json({"tool_response": response})
 
 
+def envelope_message(message: ChatMessage) -> ChatMessage:
+    """A canonical message in this format: tool calls as the envelope, a tool result as a
+    user message; other messages as they are."""
+    if message.role == "tool":
+        text = tool_response_text(message.tool_call_id, message.name, message.content)
+        return ChatMessage(role="user", content=text)
+    if message.tool_calls:
+        calls = [ParsedCall(call.name, call.decoded_arguments()) for call in message.tool_calls]
+        return ChatMessage(role="assistant", content=tool_calls_text(calls), name=message.name)
+    return message
+
+
+def envelope_messages(
+    messages: Sequence[ChatMessage], section: str | None
+) -> tuple[ChatMessage, ...]:
+    """``messages`` in this format, with the tools ``section`` in the system message."""
+    converted = tuple(envelope_message(message) for message in messages)
+    return converted if section is None else with_system_section(converted, section)
+
+
+def with_system_section(messages: tuple[ChatMessage, ...], section: str) -> tuple[ChatMessage, ...]:
+    """``section`` appended to the first system message, or a system message put first."""
+    for index, message in enumerate(messages):
+        if message.role == "system":
+            merged = replace(message, content=f"{message.content}\n\n{section}")
+            return (*messages[:index], merged, *messages[index + 1 :])
+    return (ChatMessage(role="system", content=section), *messages)
+
+
 # -- grammar ----------------------------------------------------------------------------------
 
 
-def relocate_refs(schema: Any, prefix: str) -> Any:
-    """``schema`` with its local ``$ref`` pointers moved under ``prefix`` (``#/$defs/f0``), so
-    it can be embedded in a bigger schema at that pointer."""
-    if isinstance(schema, Mapping):
-        moved: dict[str, Any] = {}
-        for key, value in schema.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith("#"):
-                moved[key] = prefix + value[1:]
-            elif key in _NO_REWRITE:
-                moved[key] = value
-            elif key == "properties" and isinstance(value, Mapping):
-                moved[key] = {name: relocate_refs(sub, prefix) for name, sub in value.items()}
-            else:
-                moved[key] = relocate_refs(value, prefix)
-        return moved
-    if isinstance(schema, list):
-        return [relocate_refs(item, prefix) for item in schema]
-    return schema
-
-
-def envelope_schema(
+def call_schemas(
     functions: Sequence[FunctionSpec],
-    *,
-    parallel: bool,
-    allow_response: bool,
-    response_schema: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The JSON Schema of the model's turn (see the module docstring); ``functions`` are the
-    ones the grammar may call (one for a named ``tool_choice``)."""
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One ``{"name": <const>, "arguments": <parameters>}`` object schema per function, and
+    the ``$defs`` (``f0``, ``f1``, ...) holding their parameters, for a document root."""
     defs: dict[str, Any] = {}
     calls: list[dict[str, Any]] = []
     for index, function in enumerate(functions):
@@ -179,6 +183,19 @@ def envelope_schema(
                 "additionalProperties": False,
             }
         )
+    return calls, defs
+
+
+def envelope_schema(
+    functions: Sequence[FunctionSpec],
+    *,
+    parallel: bool,
+    allow_response: bool,
+    response_schema: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON Schema of the model's turn (see the module docstring); ``functions`` are the
+    ones the grammar may call (one for a named ``tool_choice``)."""
+    calls, defs = call_schemas(functions)
     items: dict[str, Any] = calls[0] if len(calls) == 1 else {"anyOf": calls}
     array: dict[str, Any] = {"type": "array", "items": items, "minItems": 1}
     if not parallel:
@@ -231,12 +248,14 @@ def parse_turn(text: str) -> ParsedTurn:
         raw = value["tool_calls"]
         if not isinstance(raw, list) or not raw:
             raise ValueError("'tool_calls' is not a non-empty list")
-        calls = []
-        for call in raw:
-            if not isinstance(call, dict) or not isinstance(call.get("name"), str):
-                raise ValueError("a tool call without a name")
-            calls.append(ParsedCall(call["name"], call.get("arguments", {})))
-        return ParsedTurn(calls=tuple(calls))
+        return ParsedTurn(calls=tuple(parsed_call_object(call) for call in raw))
     if "response" in value:
         return ParsedTurn(response=value["response"])
     raise ValueError("the envelope has neither 'tool_calls' nor 'response'")
+
+
+def parsed_call_object(call: Any) -> ParsedCall:
+    """A decoded ``{"name": ..., "arguments": ...}`` call; ``ValueError`` when it is not one."""
+    if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+        raise ValueError("a tool call without a name")
+    return ParsedCall(call["name"], call.get("arguments", {}))

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from atrium.api.annotations import prompt_filtered_body
+from atrium.api.annotations import LATEST_STYLE, AnnotationStyle, prompt_filtered_body
 from atrium.api.azure.versions import GA_VERSIONS, PREVIEW_VERSIONS
 from atrium.api.openai.errors import INTERNAL_ERROR_MESSAGE, openai_error_kind
 from atrium.errors import (
@@ -112,8 +112,11 @@ def _retry_headers(seconds: float) -> dict[str, str]:
     return {"retry-after": str(whole), "retry-after-ms": str(int(max(seconds, 0.001) * 1000))}
 
 
-def azure_error_payload(exc: AtriumError) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """Status, body and headers of ``exc`` as Azure OpenAI renders it."""
+def azure_error_payload(
+    exc: AtriumError, annotations: AnnotationStyle = LATEST_STYLE
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, body and headers of ``exc`` as Azure OpenAI renders it (a blocked prompt's
+    results as the request's API version spells them)."""
     if isinstance(exc, ApiVersionMissingError | OperationNotFoundError):
         return 404, gateway_body("404", exc.message), {}
     if isinstance(exc, ApiVersionUnsupportedError):
@@ -135,7 +138,7 @@ def azure_error_payload(exc: AtriumError) -> tuple[int, dict[str, Any], dict[str
         body = gateway_body("ServiceUnavailable", exc.message)
         return 503, body, _retry_headers(UNAVAILABLE_RETRY_AFTER_S)
     if isinstance(exc, PromptFilteredError):
-        return 400, prompt_filtered_body(exc.results), {}
+        return 400, prompt_filtered_body(exc.results, annotations), {}
     if isinstance(exc, UnrecognizedArgumentError | UnknownParameterError):
         message = unrecognized_message(exc.param) if exc.param else exc.message
         return 400, service_body(message, "invalid_request_error", None, None), {}
@@ -146,6 +149,8 @@ def azure_error_payload(exc: AtriumError) -> tuple[int, dict[str, Any], dict[str
     return 500, service_body(message, "server_error", None, None), {}
 
 
-def azure_error_response(exc: AtriumError) -> JSONResponse:
-    status, body, headers = azure_error_payload(exc)
+def azure_error_response(
+    exc: AtriumError, annotations: AnnotationStyle = LATEST_STYLE
+) -> JSONResponse:
+    status, body, headers = azure_error_payload(exc, annotations)
     return JSONResponse(body, status_code=status, headers=headers)

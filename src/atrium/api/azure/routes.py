@@ -124,7 +124,9 @@ async def classic_generation(
     else:
         parsed = parse(CompletionRequest, payload)
     canonical = parsed.to_canonical(request_log(request).request_id)
-    return await generate(request, principal, kind, parsed, canonical)
+    return await generate(
+        request, principal, kind, parsed, canonical, annotations=version.annotations
+    )
 
 
 @router.get("/models")

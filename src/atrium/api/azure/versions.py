@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from atrium.api.annotations import LATEST_STYLE, NO_ANNOTATIONS, AnnotationStyle
+
 GA_VERSIONS = ("2022-12-01", "2023-05-15", "2024-02-01", "2024-06-01", "2024-10-21")
 PREVIEW_VERSIONS = (
     "2022-03-01-preview", "2022-06-01-preview", "2023-03-15-preview", "2023-06-01-preview",
@@ -61,6 +63,13 @@ COMPLETION_FEATURES: tuple[tuple[str, frozenset[str], str | None], ...] = (
     ("2024-09-01-preview", frozenset({"stream_options"}), "2024-10-21"),
 )
 FIRST_CHAT_VERSION = {"ga": "2023-05-15", "preview": "2023-03-15-preview"}
+# Content-filter annotations (reference §2.1-2.5): first versions with them, the preview that
+# still spelled the prompt's results ``prompt_annotations``, and the previews from which
+# custom blocklists are annotated as an array, then as an object (with ``indirect_attack``).
+FIRST_ANNOTATED = {"ga": "2024-02-01", "preview": "2023-06-01-preview"}
+PROMPT_ANNOTATIONS_PREVIEW = "2023-06-01-preview"
+BLOCKLIST_ARRAY_PREVIEW = "2023-12-01-preview"
+BLOCKLIST_OBJECT_PREVIEW = "2024-04-01-preview"
 LAST_DEPLOYMENTS_LISTING = "2023-03-15-preview"
 
 
@@ -82,6 +91,25 @@ class ApiVersion:
     def has_chat(self) -> bool:
         first = FIRST_CHAT_VERSION["preview" if self.preview else "ga"]
         return _date(self.name) >= _date(first)
+
+    @property
+    def annotations(self) -> AnnotationStyle:
+        """How this version's responses carry content-filter results (module docstring of
+        ``atrium.api.annotations``)."""
+        date = _date(self.name)
+        if date < _date(FIRST_ANNOTATED["preview" if self.preview else "ga"]):
+            return NO_ANNOTATIONS
+        if not self.preview:  # the GA schemas have neither blocklists nor indirect attacks
+            return AnnotationStyle(blocklists="none", indirect_attack=False)
+        if self.name == PROMPT_ANNOTATIONS_PREVIEW:
+            return AnnotationStyle(
+                prompt_key="prompt_annotations", blocklists="none", indirect_attack=False
+            )
+        if date < _date(BLOCKLIST_ARRAY_PREVIEW):
+            return AnnotationStyle(blocklists="none", indirect_attack=False)
+        if date < _date(BLOCKLIST_OBJECT_PREVIEW):
+            return AnnotationStyle(blocklists="array", indirect_attack=False)
+        return AnnotationStyle()
 
     @property
     def lists_deployments(self) -> bool:
@@ -115,3 +143,9 @@ def _build() -> dict[str, ApiVersion]:
 
 
 API_VERSIONS = _build()
+
+
+def annotation_style(api_version: str | None) -> AnnotationStyle:
+    """The annotations of a request's ``api-version`` (the newest for v1 and unknown ones)."""
+    version = API_VERSIONS.get(api_version or "")
+    return LATEST_STYLE if version is None else version.annotations

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from atrium.api.annotations import (
+    LATEST_STYLE,
+    AnnotationStyle,
     filter_results,
     prompt_annotations_chunk,
     prompt_filter_results,
@@ -128,14 +130,19 @@ def render_text_completion(meta: ResponseMeta, result: CompletedGeneration) -> C
     )
 
 
-def with_annotations(payload: dict[str, Any], result: CompletedGeneration) -> dict[str, Any]:
-    """A rendered completion with the content filter's results, where a policy applied:
-    ``prompt_filter_results`` and each choice's ``content_filter_results``."""
+def with_annotations(
+    payload: dict[str, Any], result: CompletedGeneration, style: AnnotationStyle = LATEST_STYLE
+) -> dict[str, Any]:
+    """A rendered completion with the content filter's results, where a policy applied and
+    the API version has annotations: ``prompt_filter_results`` and each choice's
+    ``content_filter_results``."""
+    if not style.enabled:
+        return payload
     if result.prompt_results:
-        payload["prompt_filter_results"] = prompt_filter_results(result.prompt_results)
+        payload[style.prompt_key] = prompt_filter_results(result.prompt_results, style)
     for rendered, choice in zip(payload["choices"], result.choices, strict=True):
         if choice.filter_results is not None:
-            rendered["content_filter_results"] = filter_results(choice.filter_results)
+            rendered["content_filter_results"] = filter_results(choice.filter_results, style)
     return payload
 
 
@@ -162,13 +169,15 @@ class ChunkRenderer:
     """Frames of one streamed answer. With ``include_usage`` every chunk carries
     ``"usage": null`` and a last chunk with no choices carries the usage, as OpenAI does.
     With a content policy the first frame carries the prompt's filter results (Azure's
-    ``prompt_filter_results`` frame) and each released piece its window's results."""
+    ``prompt_filter_results`` frame) and each released piece its window's results, as the
+    API version's ``annotations`` style says."""
 
     kind: ResponseKind
     meta: ResponseMeta
     include_usage: bool
     prompt_results: tuple[PromptFilterResults, ...] = ()
     plan: OutputPlan = TEXT_PLAN
+    annotations: AnnotationStyle = LATEST_STYLE
     text_offsets: dict[int, int] = field(default_factory=dict)
     held: dict[int, _HeldChoice] = field(default_factory=dict)
 
@@ -236,11 +245,15 @@ class ChunkRenderer:
 
     def openings(self) -> list[bytes]:
         frames = []
-        if self.prompt_results:
-            frames.append(sse_event(prompt_annotations_chunk(self.prompt_results)))
+        if self.prompt_results and self.annotations.enabled:
+            frames.append(
+                sse_event(prompt_annotations_chunk(self.prompt_results, self.annotations))
+            )
         if self.kind != "chat":
             return frames
-        opening = ChatDelta(role="assistant", content="")
+        # A tools turn opens without content (OpenAI: null), as its text is held to the end.
+        content = None if self.plan.calls_tools else ""
+        opening = ChatDelta(role="assistant", content=content)
         frames += [self._chat(index, opening, None) for index in range(self.meta.sampling.n)]
         return frames
 
@@ -314,10 +327,10 @@ class ChunkRenderer:
             chunk.model_dump(exclude=None if self.include_usage else {"usage"}), results
         )
 
-    @staticmethod
-    def _event(payload: dict[str, Any], results: FilterResults | None) -> bytes:
-        if results is not None:
-            payload["choices"][0]["content_filter_results"] = filter_results(results)
+    def _event(self, payload: dict[str, Any], results: FilterResults | None) -> bytes:
+        if results is not None and self.annotations.enabled:
+            rendered = filter_results(results, self.annotations)
+            payload["choices"][0]["content_filter_results"] = rendered
         return sse_event(payload)
 
 

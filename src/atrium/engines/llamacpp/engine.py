@@ -26,12 +26,13 @@ from atrium.engines.base import (
     GenerationRequest,
     ModelInfo,
     SamplingParams,
+    ToolDefinition,
 )
 from atrium.engines.llamacpp.logprobs import MAX_TOP_LOGPROBS
 from atrium.engines.llamacpp.model import ContextConfig, LlamaModel, default_threads
 from atrium.engines.llamacpp.scheduler import Scheduler, SchedulerConfig
 from atrium.engines.llamacpp.sequence import EventSink
-from atrium.engines.llamacpp.template import ChatTemplate
+from atrium.engines.llamacpp.template import ChatTemplate, check_template_source
 from atrium.errors import (
     ContextLengthExceededError,
     EngineUnavailableError,
@@ -69,6 +70,9 @@ class LlamaCppEngine(Engine):
     (default: four per sequence slot; more get ``EngineOverloadedError``), and a step reads
     at most ``prefill_chunk`` prompt tokens while other sequences are decoding. The prefix
     cache keeps up to ``prefix_cache_entries`` finished sequences (default: ``max_sequences``).
+    ``chat_template`` (Jinja source) replaces the GGUF's own template (a missing or broken
+    one, or one that knows tools; it must compile); the template decides the model's tool
+    format (``ModelInfo.tool_format``).
     """
 
     def __init__(
@@ -85,7 +89,10 @@ class LlamaCppEngine(Engine):
         prefix_cache: bool = True,
         prefix_cache_entries: int | None = None,
         kv_streams: bool = False,
+        chat_template: str | None = None,
     ) -> None:
+        if chat_template is not None:
+            check_template_source(chat_template)
         if max_sequences < 1 or not 1 <= max_sequences + (prefix_cache_entries or 0) <= 256:
             raise ValueError("max_sequences (plus prefix_cache_entries) must be in [1, 256]")
         entries = max_sequences if prefix_cache_entries is None else prefix_cache_entries
@@ -118,6 +125,7 @@ class LlamaCppEngine(Engine):
         self._prefill_chunk = prefill_chunk
         self._max_sequence_tokens = max_sequence_tokens
         self._prefix_cache = prefix_cache
+        self._chat_template = chat_template
         self._model: LlamaModel | None = None
         self._template: ChatTemplate | None = None
         self._scheduler: Scheduler | None = None
@@ -138,9 +146,8 @@ class LlamaCppEngine(Engine):
             model.close()
             raise EngineUnavailableError("the llama.cpp engine was stopped while loading")
         self._model = model
-        self._template = ChatTemplate(
-            model.chat_template, bos_token=model.bos_text, eos_token=model.eos_text
-        )
+        source = model.chat_template if self._chat_template is None else self._chat_template
+        self._template = ChatTemplate(source, bos_token=model.bos_text, eos_token=model.eos_text)
         total = min(self._config.context_size, model.n_ctx)
         self._scheduler = Scheduler(
             model,
@@ -162,12 +169,15 @@ class LlamaCppEngine(Engine):
             else f"one KV cache of {model.n_ctx} tokens"
         )
         logger.info(
-            "llama.cpp engine ready: %s (%d sequences, %s, n_batch=%d, threads=%d)",
+            "llama.cpp engine ready: %s (%d sequences, %s, n_batch=%d, threads=%d, %s chat "
+            "template, tool format %s)",
             self._source.model_id,
             self._max_sequences,
             layout,
             model.n_batch,
             self._config.threads,
+            "the GGUF's" if self._chat_template is None else "a configured",
+            self._template.tool_format,
         )
 
     async def stop(self) -> None:
@@ -210,7 +220,12 @@ class LlamaCppEngine(Engine):
             self._scheduler.clear_prefix_cache()
 
     def models(self) -> Sequence[ModelInfo]:
-        return [ModelInfo(id=self._source.model_id, context_size=self.context_size)]
+        tool_format = self._template.tool_format if self._template is not None else "envelope"
+        return [
+            ModelInfo(
+                id=self._source.model_id, context_size=self.context_size, tool_format=tool_format
+            )
+        ]
 
     def health(self) -> EngineHealth:
         scheduler = self._scheduler
@@ -233,18 +248,20 @@ class LlamaCppEngine(Engine):
             raise EngineUnavailableError(f"the llama.cpp engine is {self._state}")
         return self._model
 
-    def render_chat(self, messages: Sequence[ChatMessage]) -> str:
-        """The prompt text the model's chat template makes of ``messages``."""
+    def render_chat(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolDefinition] = ()
+    ) -> str:
+        """The prompt text the model's chat template makes of ``messages`` and ``tools``."""
         if self._template is None:
             raise EngineUnavailableError(f"the llama.cpp engine is {self._state}")
-        return self._template.render(messages)
+        return self._template.render(messages, tools=tools)
 
     def prompt_tokens(self, request: GenerationRequest) -> list[int]:
         """The prompt of ``request`` as token ids: the rendered chat, or the raw prompt
         (with the model's BOS when it asks for one, never twice)."""
         model = self._ready_model(request.model)
         if request.messages is not None:
-            text = self.render_chat(request.messages)
+            text = self.render_chat(request.messages, request.tools)
         else:
             text = request.prompt or ""
         tokens = model.tokenize(text, add_special=False, parse_special=True)
