@@ -11,8 +11,9 @@ false-positive rates on benign prompts of the eval split, on the hand-written ag
 prompts, on the hand-written benign-but-edgy texts and on short benign fragments (40-300
 characters, cut at random offsets from the benign texts of the eval split, like the windows
 of a streamed completion), on real answers of the default model to everyday questions
-(``training/safety/eval_model_answers.jsonl``: whole answers, and the share of answers a
-stream with the default 100-character windows would cut), and the latency of
+(``training/safety/eval_model_answers.jsonl``: the classifier on whole answers, and the
+share of answers the default policy's completion checks block, unstreamed and streamed with
+100-character windows), and the latency of
 ``LinearClassifier.classify`` on one 2,000-character prompt.
 """
 
@@ -32,8 +33,11 @@ from training.safety import dataset, fragments, model_answers
 from training.safety.corpora import HARMS, TRAINED_LABELS, Sample
 from training.safety.sources import DEFAULT_CACHE
 
+from atrium.gateway.filtering import WINDOW_CONTEXT_CHARS
 from atrium.safety.classifier import TextVerdicts, severity_at_least
 from atrium.safety.linear import LinearClassifier
+from atrium.safety.pipeline import ContentFilter, Segment
+from atrium.safety.policy import DEFAULT_POLICY
 
 BENIGN_PREFIXES = ("inspect_evals:", "bastioncorpus:benign", "nemoguardrails")
 LATENCY_RUNS = 300
@@ -104,25 +108,39 @@ def false_positive_rates(verdicts: list[TextVerdicts]) -> dict[str, float]:
     return rates
 
 
-def stream_windows(text: str, window: int = 100, context: int = 200) -> list[str]:
-    """The texts a stream's completion checks see: each ``window`` of new characters with up
-    to ``context`` characters before it (``StreamGuard``, without its small hold-back)."""
-    ends = [*range(window, len(text), window), len(text)]
-    return [text[max(0, end - window - context) : end] for end in ends if end > 0]
+def stream_blocked(content_filter: ContentFilter, text: str, window: int = 100) -> bool:
+    """Whether a stream of ``text`` under the default policy would be cut: the gateway's
+    window checks (``StreamGuard``: every ``window`` new characters with the released tail as
+    context, the hold-back kept) and the whole-text check at the end."""
+    tail, pending = "", ""
+    for start in range(0, len(text), window):
+        pending += text[start : start + window]
+        final = start + window >= len(text)
+        checked = content_filter.screen_window(DEFAULT_POLICY, tail, pending, final=final)
+        if checked.blocked:
+            return True
+        tail = (tail + checked.released)[-WINDOW_CONTEXT_CHARS:]
+        pending = checked.held
+    return unstreamed_blocked(content_filter, text)
+
+
+def unstreamed_blocked(content_filter: ContentFilter, text: str) -> bool:
+    screening = content_filter.screen(DEFAULT_POLICY, "completion", [Segment(text, "completion")])
+    return screening.blocked
 
 
 def answers_report(classifier: LinearClassifier) -> dict[str, Any]:
-    """Whole-answer false positives, and the share of answers a default stream would cut."""
+    """Whole-answer false positives of the classifier, and the share of answers the default
+    policy's completion checks would block, unstreamed and streamed."""
     answers = [a.answer for a in model_answers.read_answers(model_answers.EVAL_ANSWERS)]
     answers = [text for text in answers if text.strip()]
-    whole = classify_all(classifier, answers)
-    windows = [stream_windows(text) for text in answers]
-    window_verdicts = iter(classify_all(classifier, [w for ws in windows for w in ws]))
-    cut = []
-    for text_verdicts, text_windows in zip(whole, windows, strict=True):
-        checked = [text_verdicts, *(next(window_verdicts) for _ in text_windows)]
-        cut.append(any(flagged(verdicts, h) for verdicts in checked for h in HARMS))
-    return {"whole": false_positive_rates(whole), "stream_cut": _mean(cut), "n": len(answers)}
+    content_filter = ContentFilter([classifier])
+    return {
+        "whole": false_positive_rates(classify_all(classifier, answers)),
+        "unstreamed_blocked": _mean(unstreamed_blocked(content_filter, a) for a in answers),
+        "stream_cut": _mean(stream_blocked(content_filter, a) for a in answers),
+        "n": len(answers),
+    }
 
 
 def _mean(values: Any) -> float:
@@ -200,8 +218,9 @@ def print_report(report: Mapping[str, Any]) -> None:
         print(f"{name:30} {rates['n']:4d} {values}")
     answers = report["model_answers"]
     print(
-        f"\nanswers of the default model (n={answers['n']}) a default stream would cut "
-        f"(any harm >= medium in a 100-char window or the whole text): {answers['stream_cut']:.3f}"
+        f"\nanswers of the default model (n={answers['n']}) the default policy blocks: "
+        f"unstreamed {answers['unstreamed_blocked']:.3f}, streamed with 100-char windows "
+        f"{answers['stream_cut']:.3f}"
     )
     for name, stats in report["profanity"].items():
         print(f"\nprofanity detection rate on {name}: {stats['rate']:.3f} (n={stats['n']})")

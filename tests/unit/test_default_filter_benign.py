@@ -70,3 +70,19 @@ def test_ordinary_answers_are_not_cut(content_filter: ContentFilter, text: str) 
     window = content_filter.screen_window(DEFAULT_POLICY, "", text, final=True)
     assert not window.blocked, window.results
     assert window.released == text
+
+
+WEATHER = "Here is the weather report for the coming week in the northern valleys. " * 3
+THREAT = "I am going to kill you and your whole family with a knife tonight, you will bleed."
+
+
+def test_harm_after_harmless_text_is_not_diluted(content_filter: ContentFilter) -> None:
+    """A threat after a few hundred harmless characters is blocked where it is, in the whole
+    answer and in the stream window that brings it (the whole text's features alone rate it
+    "low"), while the harmless part alone passes."""
+    answer = [Segment(WEATHER + THREAT, "completion")]
+    assert content_filter.screen(DEFAULT_POLICY, "completion", answer).blocked
+    window = content_filter.screen_window(DEFAULT_POLICY, WEATHER[-200:], THREAT, final=True)
+    assert window.blocked and window.results.categories["violence"].filtered
+    harmless = [Segment(WEATHER * 2, "completion")]
+    assert not content_filter.screen(DEFAULT_POLICY, "completion", harmless).blocked

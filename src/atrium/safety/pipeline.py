@@ -64,6 +64,13 @@ BLOCKLIST_CACHE_SIZE = 64
 # Streamed text kept back from each window, so that personal data cut by a window boundary is
 # seen whole (and redacted) with the next window rather than released in halves.
 STREAM_HOLDBACK_CHARS = 48
+# Completions are also classified in short overlapping pieces: a harmful sentence after a few
+# hundred characters of harmless text is diluted in the whole text's features (a knife threat
+# after three sentences of weather report scored violence "low"), not in its own piece. A
+# short piece has little context, so it counts one level lower unless it is "high": it adds
+# clear harm without adding the borderline calls of short fragments.
+FINE_CHUNK_CHARS = 160
+FINE_CHUNK_OVERLAP = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +117,13 @@ class _Labels:
         known = self.verdicts.get(verdict.label)
         if known is None or _rank(verdict) > _rank(known):
             self.verdicts[verdict.label] = verdict
+
+
+def _one_level_lower(verdict: Verdict) -> Verdict:
+    """A short piece's harm verdict: ``medium`` counts as ``low`` (``high`` stays)."""
+    if verdict.severity == "medium":
+        return replace(verdict, severity="low")
+    return verdict
 
 
 def _rank(verdict: Verdict) -> tuple[int, bool, float]:
@@ -194,7 +208,7 @@ class ContentFilter:
     ) -> FilterResults:
         """Classifier verdicts and blocklists, judged by the policy (no PII yet)."""
         expanded = _with_documents(segments) if policy.indirect_attack else list(segments)
-        labels, error = self._classify(expanded)
+        labels, error = self._classify(expanded, fine=direction == "completion")
         return FilterResults(
             categories=_categories(policy, direction, labels),
             detections=_detections(policy, direction, expanded, labels),
@@ -203,16 +217,27 @@ class ContentFilter:
             refused_on_error=error is not None and policy.on_classifier_error == "fail_closed",
         )
 
-    def _classify(self, segments: Sequence[Segment]) -> tuple[list[_Labels], FilterError | None]:
-        """Merged verdicts per segment; a failing classifier leaves its labels out and the
-        error is reported (never read as "clean")."""
+    def _pieces(self, text: str, *, fine: bool) -> list[tuple[str, bool]]:
+        """``(piece, short)``: the text in classifier-sized chunks, then (``fine``) in short
+        pieces."""
+        found = [(piece, False) for piece in chunks(text, self.chunk_chars, self.chunk_overlap)]
+        if fine and len(text) > FINE_CHUNK_CHARS:
+            found += [(p, True) for p in chunks(text, FINE_CHUNK_CHARS, FINE_CHUNK_OVERLAP)]
+        return found
+
+    def _classify(
+        self, segments: Sequence[Segment], *, fine: bool = False
+    ) -> tuple[list[_Labels], FilterError | None]:
+        """Merged verdicts per segment (the worst piece wins; ``fine``: short pieces too); a
+        failing classifier leaves its labels out and the error is reported (never read as
+        "clean")."""
         pieces: list[str] = []
-        owners: list[int] = []
+        owners: list[tuple[int, bool]] = []
         for index, segment in enumerate(segments):
-            for piece in chunks(segment.text, self.chunk_chars, self.chunk_overlap):
+            for piece, short in self._pieces(segment.text, fine=fine):
                 if piece.strip():
                     pieces.append(piece)
-                    owners.append(index)
+                    owners.append((index, short))
         labels = [_Labels() for _ in segments]
         error: FilterError | None = None
         if not pieces:
@@ -228,9 +253,9 @@ class ContentFilter:
                 logger.warning("content classifier %r answered the wrong count", classifier.name)
                 error = FILTER_ERROR
                 continue
-            for owner, piece_verdicts in zip(owners, verdicts, strict=True):
+            for (owner, short), piece_verdicts in zip(owners, verdicts, strict=True):
                 for verdict in piece_verdicts.values():
-                    labels[owner].add(verdict)
+                    labels[owner].add(_one_level_lower(verdict) if short else verdict)
         return labels, error
 
     def _compiled_blocklists(self, policy: ContentPolicySettings) -> tuple[Blocklist, ...]:
