@@ -20,12 +20,13 @@ share of answers the default policy's completion checks block, unstreamed and st
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import statistics
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ from training.safety import dataset, fragments, model_answers
 from training.safety.corpora import HARMS, TRAINED_LABELS, Sample
 from training.safety.sources import DEFAULT_CACHE
 
-from atrium.gateway.filtering import WINDOW_CONTEXT_CHARS
+from atrium.gateway.filtering import ContentScreen
+from atrium.gateway.items import ChoiceFinished, StreamItem, TextPiece
 from atrium.safety.classifier import TextVerdicts, severity_at_least
 from atrium.safety.linear import LinearClassifier
 from atrium.safety.pipeline import ContentFilter, Segment
@@ -108,20 +110,24 @@ def false_positive_rates(verdicts: list[TextVerdicts]) -> dict[str, float]:
     return rates
 
 
-def stream_blocked(content_filter: ContentFilter, text: str, window: int = 100) -> bool:
-    """Whether a stream of ``text`` under the default policy would be cut: the gateway's
-    window checks (``StreamGuard``: every ``window`` new characters with the released tail as
-    context, the hold-back kept) and the whole-text check at the end."""
-    tail, pending = "", ""
-    for start in range(0, len(text), window):
-        pending += text[start : start + window]
-        final = start + window >= len(text)
-        checked = content_filter.screen_window(DEFAULT_POLICY, tail, pending, final=final)
-        if checked.blocked:
-            return True
-        tail = (tail + checked.released)[-WINDOW_CONTEXT_CHARS:]
-        pending = checked.held
-    return unstreamed_blocked(content_filter, text)
+def stream_blocked(content_filter: ContentFilter, text: str, piece_chars: int = 8) -> bool:
+    """Whether the gateway's ``StreamGuard`` would cut a stream of ``text`` under the default
+    policy (its windows, then the whole-text check), fed ``piece_chars`` at a time like
+    tokens."""
+
+    async def pieces() -> AsyncIterator[StreamItem]:
+        for start in range(0, len(text), piece_chars):
+            yield TextPiece(0, text[start : start + piece_chars])
+        yield ChoiceFinished(0, "stop")
+
+    async def ending() -> str:
+        guard = ContentScreen(content_filter, DEFAULT_POLICY).guard(1)
+        reasons = [
+            i.finish_reason async for i in guard.apply(pieces()) if isinstance(i, ChoiceFinished)
+        ]
+        return reasons[-1]
+
+    return asyncio.run(ending()) == "content_filter"
 
 
 def unstreamed_blocked(content_filter: ContentFilter, text: str) -> bool:

@@ -23,6 +23,7 @@ from tests.api.test_tools_and_formats import (
     AZURE_CHAT,
     CHAT,
     PERSON,
+    ROUND_TRIP,
     SPECS,
     TOOLS,
     WEATHER_CALL,
@@ -35,22 +36,6 @@ from tests.api.test_tools_and_formats import (
 CALL_ID = re.compile(r"^call_[A-Za-z0-9]{24}$")
 PARIS = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 CET = '<tool_call>\n{"name": "get_time", "arguments": {"zone": "CET"}}\n</tool_call>'
-ROUND_TRIP = [
-    {"role": "system", "content": "You are terse."},
-    *ASK,
-    {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {
-                "id": "call_abc",
-                "type": "function",
-                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-            }
-        ],
-    },
-    {"role": "tool", "tool_call_id": "call_abc", "content": "22C"},
-]
 
 
 @pytest.fixture

@@ -65,6 +65,23 @@ PERSON: dict[str, Any] = {
     "required": ["name", "age"],
     "additionalProperties": False,
 }
+# A system prompt, the question, the model's call of get_weather and its result.
+ROUND_TRIP: list[dict[str, Any]] = [
+    {"role": "system", "content": "You are terse."},
+    *ASK,
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_abc",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_abc", "content": "22C"},
+]
 WEATHER_CALL = '{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}'
 
 
@@ -307,24 +324,8 @@ async def test_parallel_tool_calls_false_allows_one_call(
 
 async def test_tool_round_trip_prompt(client: httpx.AsyncClient, fake_engine: FakeEngine) -> None:
     scripted(fake_engine, '{"response": "22 degrees in Paris."}')
-    messages = [
-        {"role": "system", "content": "You are terse."},
-        *ASK,
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_abc",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_abc", "content": "22C"},
-    ]
     response = await client.post(
-        CHAT, json={"model": FAKE_MODEL, "messages": messages, "tools": TOOLS}
+        CHAT, json={"model": FAKE_MODEL, "messages": ROUND_TRIP, "tools": TOOLS}
     )
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == "22 degrees in Paris."

@@ -39,7 +39,10 @@ def create_engine(settings: Settings) -> Engine:
     from atrium.engines.llamacpp import LlamaCppEngine
 
     source = resolve_model(settings.model, settings.served_model_name)
-    chat_template = configured_chat_template(settings)
+    # LlamaCppEngine checks that the template compiles.
+    chat_template = (
+        None if settings.chat_template is None else read_chat_template(settings.chat_template)
+    )
     return LlamaCppEngine(
         source,
         context_size=settings.context_size,

@@ -152,7 +152,6 @@ class ChatCompletionRequest(SamplingFields):
     functions: list[FunctionDefinition] | None = None
     function_call: FunctionCallChoice | None = None
     _output: OutputRequest | None = PrivateAttr(default=None)
-    _plans: dict[ToolFormat, OutputPlan] = PrivateAttr(default_factory=dict)
 
     def output_request(self) -> OutputRequest:
         """What this request asks of the output (checked: a bad one is a 400)."""
@@ -170,10 +169,7 @@ class ChatCompletionRequest(SamplingFields):
     def output_plan(self, tool_format: ToolFormat) -> OutputPlan:
         """The grammar, the tool rendering and the output reading for a model of
         ``tool_format``."""
-        plan = self._plans.get(tool_format)
-        if plan is None:
-            plan = self._plans[tool_format] = self.output_request().plan(tool_format)
-        return plan
+        return self.output_request().plan(tool_format)
 
     def to_canonical(self, request_id: str) -> GenerationRequest:
         """The request with its messages in their structure, every argument checked; the
